@@ -1,0 +1,9 @@
+"""The client side: calling services."""
+
+from servicewire.client.client import Client
+from servicewire.client.futures import FutureResponse
+from servicewire.client.handler import ServiceHandler
+from servicewire.client.middleware import ClientMiddleware
+from servicewire.client.settings import ClientSettings
+
+__all__ = ["Client", "ClientMiddleware", "ClientSettings", "FutureResponse", "ServiceHandler"]

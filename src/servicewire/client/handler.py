@@ -1,0 +1,207 @@
+"""The per-service half of a client: its transport, its middleware, and reply matching."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import random
+import threading
+import time
+import weakref
+from collections.abc import Collection, Generator
+from typing import Any, NoReturn
+
+from servicewire._middleware import make_middleware_stack
+from servicewire.client.settings import ClientSettings
+from servicewire.errors import InvalidMessageError, MessageReceiveError, MessageReceiveTimeout
+from servicewire.transport.base import ClientTransport
+from servicewire.types import JobRequest, JobResponse
+
+__all__ = ["CLIENT_PROTOCOL_VERSION", "ServiceHandler"]
+
+CLIENT_PROTOCOL_VERSION = (1, 4, 9)
+"""The PySOA protocol level servicewire clients speak, sent as ``meta["client_version"]``."""
+
+_logger = logging.getLogger("servicewire.client")
+
+
+class _ThreadState:
+    """One thread's requests in flight and the replies that arrived before they were asked for."""
+
+    __slots__ = ("outstanding", "received")
+
+    def __init__(self) -> None:
+        self.outstanding: set[int] = set()
+        self.received: dict[int, JobResponse] = {}
+
+    def forget(self, request_ids: Collection[int]) -> None:
+        """Stop waiting for ``request_ids``: their replies, if they come, are dropped."""
+        self.outstanding.difference_update(request_ids)
+        for request_id in request_ids:
+            self.received.pop(request_id, None)
+
+
+class ServiceHandler:
+    """Sends jobs to one service and matches the replies to them by request id.
+
+    Each thread has its own set of requests in flight, so a client may be shared by threads.
+    A reply to a request this thread is not waiting for (one that arrives after its caller
+    gave up, say) is dropped with a log line.
+    """
+
+    def __init__(self, service_name: str, settings: ClientSettings) -> None:
+        self.service_name = service_name
+        self.settings = settings
+        self.metrics = settings.metrics.object(**settings.metrics.kwargs)
+        transport_reference = settings.transport
+        self.transport: ClientTransport = transport_reference.object(
+            service_name, self.metrics, **transport_reference.kwargs
+        )
+        self.middleware = [
+            reference.object(**reference.kwargs) for reference in settings.middleware
+        ]
+        self._send = make_middleware_stack(
+            [middleware.request for middleware in self.middleware], self._send_to_transport
+        )
+        self._receive = make_middleware_stack(
+            [middleware.response for middleware in self.middleware],
+            self._receive_from_transport,
+        )
+        # Ids start at a random point so that two clients' ids rarely collide in logs.
+        self._request_ids = itertools.count(random.randint(1, 1000000))
+        self._local = threading.local()
+
+    def _state(self) -> _ThreadState:
+        try:
+            state: _ThreadState = self._local.state
+        except AttributeError:
+            state = self._local.state = _ThreadState()
+        return state
+
+    def _send_to_transport(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        job_request: JobRequest,
+        message_expiry_in_seconds: int | float | None,
+    ) -> None:
+        self.transport.send_request_message(
+            request_id, meta, job_request.to_dict(), message_expiry_in_seconds
+        )
+
+    def _receive_from_transport(
+        self, receive_timeout_in_seconds: int | float | None
+    ) -> tuple[int | None, JobResponse | None]:
+        request_id, _meta, body = self.transport.receive_response_message(
+            receive_timeout_in_seconds
+        )
+        if request_id is None or body is None:
+            return None, None
+        try:
+            return request_id, JobResponse.from_dict(body)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise InvalidMessageError(
+                f"Malformed response {request_id} from service {self.service_name!r}: {error!r}"
+            ) from error
+
+    def send_request(
+        self,
+        job_request: JobRequest,
+        message_expiry_in_seconds: int | float | None = None,
+        *,
+        expect_response: bool = True,
+    ) -> int:
+        """Send ``job_request`` (through the middleware) and return its request id."""
+        request_id = next(self._request_ids)
+        meta: dict[str, Any] = {"client_version": list(CLIENT_PROTOCOL_VERSION)}
+        self._send(request_id, meta, job_request, message_expiry_in_seconds)
+        if expect_response:
+            self._state().outstanding.add(request_id)
+        return request_id
+
+    def wait_for(
+        self,
+        request_ids: Collection[int],
+        timeout: int | float | None = None,
+        *,
+        give_up_on_timeout: bool = True,
+    ) -> dict[int, JobResponse]:
+        """Wait for the replies to ``request_ids`` (sent from this thread).
+
+        ``timeout`` bounds the whole wait; without it each receive uses the transport's own
+        receive timeout. On ``MessageReceiveTimeout`` the ids still missing are forgotten if
+        ``give_up_on_timeout``, so that late replies are dropped instead of kept.
+        """
+        state = self._state()
+        results: dict[int, JobResponse] = {}
+        missing = set()
+        for request_id in request_ids:
+            response = state.received.pop(request_id, None)
+            if response is None:
+                missing.add(request_id)
+            else:
+                results[request_id] = response
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while missing:
+            remaining = None
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._time_out(state, missing, give_up_on_timeout)
+            try:
+                received_id, response = self._receive(remaining)
+            except MessageReceiveTimeout:
+                self._time_out(state, missing, give_up_on_timeout)
+            if received_id is None or response is None:
+                state.outstanding.difference_update(missing)
+                raise MessageReceiveError(
+                    f"The transport to service {self.service_name!r} has no reply coming for "
+                    f"request(s) {sorted(missing)}"
+                )
+            if received_id in missing:
+                missing.discard(received_id)
+                state.outstanding.discard(received_id)
+                results[received_id] = response
+            elif received_id in state.outstanding:
+                state.outstanding.discard(received_id)
+                state.received[received_id] = response
+            else:
+                _logger.warning(
+                    "Dropped a reply from service %r to request %s that nobody is waiting for "
+                    "(it probably arrived after its caller timed out)",
+                    self.service_name,
+                    received_id,
+                )
+        return results
+
+    def _time_out(self, state: _ThreadState, missing: set[int], give_up: bool) -> NoReturn:
+        if give_up:
+            state.outstanding.difference_update(missing)
+        raise MessageReceiveTimeout(
+            f"No reply from service {self.service_name!r} to request(s) {sorted(missing)} "
+            "within the timeout"
+        )
+
+    def forget_later(self, owner: object, request_ids: Collection[int]) -> None:
+        """When ``owner`` is garbage-collected, stop waiting for ``request_ids``.
+
+        Futures use this so that replies to a future nobody reads are not kept forever.
+        """
+        weakref.finalize(owner, self._state().forget, tuple(request_ids))
+
+    def get_all_responses(
+        self, receive_timeout_in_seconds: int | float | None = None
+    ) -> Generator[tuple[int, JobResponse], None, None]:
+        """Yield ``(request_id, job_response)`` for every request this thread has in flight."""
+        state = self._state()
+        while state.received:
+            yield state.received.popitem()
+        while state.outstanding:
+            request_id = next(iter(state.outstanding))
+            response = self.wait_for((request_id,), receive_timeout_in_seconds)[request_id]
+            yield request_id, response
+            while state.received:
+                yield state.received.popitem()
+
+    def close(self) -> None:
+        self.transport.close()

@@ -1,0 +1,225 @@
+"""Logging helpers: request context on every record, and censoring of sensitive values.
+
+:class:`LogContextFilter` adds ``correlation_id``, ``request_id``, ``action_name`` and
+``service_name`` to every log record emitted while a job is handled. The values live in a
+context variable, so each thread and each coroutine sees its own job's values.
+
+:class:`RecursivelyCensoredDictWrapper` wraps a request or response dict for logging and
+replaces, recursively, the values of sensitive keys and anything that looks like a payment
+card number (13 to 19 digits passing the Luhn check) with ``**********``.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = [
+    "CENSORED",
+    "SENSITIVE_FIELDS",
+    "LogContextFilter",
+    "RecursivelyCensoredDictWrapper",
+    "log_context",
+]
+
+CENSORED = "**********"
+
+# Each phrase is sensitive in snake_case, kebab-case and camelCase; the first group in its
+# plural too.
+_PLURALIZED_PHRASES = (
+    "account number", "bank account", "bank account number", "card id",
+    "card identification", "card identification code", "card identification number",
+    "card identification value", "card number", "card security", "card security code",
+    "card security number", "card security value", "card validation", "card validation code",
+    "card validation number", "card validation value", "card verification",
+    "card verification code", "card verification number", "card verification value",
+    "cc number", "ccn", "cid", "credit card", "credit card number", "csc", "csn", "cvc",
+    "cvc2", "cvd", "cve", "cvn2", "cvv", "cvv2", "icvv", "pass phrase", "passphrase", "passwd",
+    "password", "personal id number", "personal identification number", "pin", "pin code",
+    "pin number", "private", "private key", "secret", "secret key", "security code",
+)  # fmt: skip
+_SINGULAR_PHRASES = (
+    "auth", "auth token", "authentication", "authentication token", "authorization",
+    "authorization token", "pass", "token",
+)  # fmt: skip
+
+
+def _plural(word: str) -> str:
+    return word[:-1] + "ies" if word.endswith("ty") else word + "s"
+
+
+def _spellings(phrase: str) -> set[str]:
+    words = phrase.split()
+    camel = words[0] + "".join(word[:1].upper() + word[1:] for word in words[1:])
+    return {"_".join(words), "-".join(words), camel}
+
+
+def _sensitive_fields() -> frozenset[str]:
+    names: set[str] = set()
+    for phrase in _PLURALIZED_PHRASES:
+        *head, last = phrase.split()
+        names |= _spellings(phrase) | _spellings(" ".join([*head, _plural(last)]))
+    for phrase in _SINGULAR_PHRASES:
+        names |= _spellings(phrase)
+    return frozenset(names)
+
+
+SENSITIVE_FIELDS: frozenset[str] = _sensitive_fields()
+"""Keys whose values are always censored in request and response logs."""
+
+
+def _passes_luhn(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        digit = ord(char) - 48
+        if position % 2:
+            digit *= 2
+            if digit > 9:
+                digit -= 9
+        total += digit
+    return total % 10 == 0
+
+
+def looks_like_card_number(value: object) -> bool:
+    """Whether ``value`` (a string or an int) could be a payment card number."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        digits = str(value) if value > 0 else ""
+    elif isinstance(value, str) and 13 <= len(value) <= 23:
+        # Accept the usual groupings: "4111 1111 1111 1111", "4111-1111-1111-1111".
+        digits = value.replace(" ", "").replace("-", "")
+        if not digits.isascii() or not digits.isdigit():
+            return False
+    else:
+        return False
+    return 13 <= len(digits) <= 19 and _passes_luhn(digits)
+
+
+class RecursivelyCensoredDictWrapper:
+    """Wraps a dict so that its ``repr``/``str`` show it censored.
+
+    The censored copy is made on first use and cached, so wrapping costs nothing when the log
+    record is never formatted. The wrapped dict itself is never modified.
+    """
+
+    SENSITIVE_FIELDS: frozenset[str] = SENSITIVE_FIELDS
+
+    __slots__ = ("_censored", "_sensitive", "wrapped_dict")
+
+    def __init__(
+        self, wrapped_dict: Mapping[str, Any], extra_fields_to_redact: Iterable[str] = ()
+    ) -> None:
+        self.wrapped_dict = wrapped_dict
+        self._sensitive = (
+            self.SENSITIVE_FIELDS | frozenset(extra_fields_to_redact)
+            if extra_fields_to_redact
+            else self.SENSITIVE_FIELDS
+        )
+        self._censored: Any = None
+
+    def censored(self) -> Any:
+        """The censored copy of the wrapped dict."""
+        if self._censored is None:
+            self._censored = self._censor(self.wrapped_dict)
+        return self._censored
+
+    def _censor(self, value: Any) -> Any:
+        if isinstance(value, Mapping):
+            return {
+                key: (
+                    CENSORED
+                    if isinstance(key, str) and key in self._sensitive and child not in (None, "")
+                    else self._censor(child)
+                )
+                for key, child in value.items()
+            }
+        if isinstance(value, list | tuple | set | frozenset):
+            return type(value)(self._censor(child) for child in value)
+        if looks_like_card_number(value):
+            return CENSORED
+        return value
+
+    def __repr__(self) -> str:
+        return repr(self.censored())
+
+    __str__ = __repr__
+
+
+# (service_name, correlation_id, request_id, action_name): a plain tuple, as it is made for
+# every job and every action.
+_LogContext = tuple[str | None, str | None, int | None, str | None]
+
+
+_log_context: contextvars.ContextVar[_LogContext | None] = contextvars.ContextVar(
+    "servicewire_log_context", default=None
+)
+
+_MISSING = "--"
+
+
+def set_log_context(
+    service_name: str | None,
+    correlation_id: str | None,
+    request_id: int | None,
+    action_name: str | None,
+) -> contextvars.Token[_LogContext | None]:
+    """Replace the current log context (the hot-path form of :func:`log_context`)."""
+    return _log_context.set((service_name, correlation_id, request_id, action_name))
+
+
+def set_log_action(action_name: str | None) -> contextvars.Token[_LogContext | None]:
+    """Set the action name in the current log context, keeping the job's other details."""
+    outer = _log_context.get()
+    if outer is None:
+        return _log_context.set((None, None, None, action_name))
+    return _log_context.set((outer[0], outer[1], outer[2], action_name))
+
+
+def reset_log_context(token: contextvars.Token[_LogContext | None]) -> None:
+    _log_context.reset(token)
+
+
+@contextmanager
+def log_context(
+    *,
+    service_name: str | None = None,
+    correlation_id: str | None = None,
+    request_id: int | None = None,
+    action_name: str | None = None,
+) -> Iterator[None]:
+    """Put request details on every record logged inside the block (in this context only).
+
+    Values not given are inherited from an enclosing block.
+    """
+    outer = _log_context.get()
+    if outer is not None:
+        service_name = service_name if service_name is not None else outer[0]
+        correlation_id = correlation_id if correlation_id is not None else outer[1]
+        request_id = request_id if request_id is not None else outer[2]
+        action_name = action_name if action_name is not None else outer[3]
+    token = set_log_context(service_name, correlation_id, request_id, action_name)
+    try:
+        yield
+    finally:
+        _log_context.reset(token)
+
+
+class LogContextFilter(logging.Filter):
+    """Adds the current job's details to each record (``--`` outside of a job)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = _log_context.get()
+        if context is None:
+            record.service_name = record.correlation_id = _MISSING
+            record.request_id = record.action_name = _MISSING
+        else:
+            service_name, correlation_id, request_id, action_name = context
+            record.service_name = service_name or _MISSING
+            record.correlation_id = correlation_id or _MISSING
+            record.request_id = _MISSING if request_id is None else request_id
+            record.action_name = action_name or _MISSING
+        return True

@@ -1,0 +1,33 @@
+"""The server side: servers, actions, middleware and settings."""
+
+from servicewire.server.action import Action, ActionInterface, ActionType
+from servicewire.server.builtin import (
+    BaseStatusAction,
+    CheckMethodStatus,
+    IntrospectionAction,
+    StatusActionFactory,
+)
+from servicewire.server.coroutine import CoroutineMiddleware, DefaultCoroutineMiddleware
+from servicewire.server.middleware import ServerMiddleware
+from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest, RequestSwitchSet
+from servicewire.server.server import Server
+from servicewire.server.settings import HarakiriSettings, ServerSettings
+
+__all__ = [
+    "Action",
+    "ActionInterface",
+    "ActionType",
+    "BaseStatusAction",
+    "CheckMethodStatus",
+    "CoroutineMiddleware",
+    "DefaultCoroutineMiddleware",
+    "EnrichedActionRequest",
+    "EnrichedJobRequest",
+    "HarakiriSettings",
+    "IntrospectionAction",
+    "RequestSwitchSet",
+    "Server",
+    "ServerMiddleware",
+    "ServerSettings",
+    "StatusActionFactory",
+]

@@ -1,0 +1,113 @@
+"""Server settings."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from typing_extensions import NotRequired, TypedDict
+
+from servicewire.client.settings import ClientSettings
+from servicewire.metrics import MetricsRecorder, NoOpMetricsRecorder
+from servicewire.server.coroutine import CoroutineMiddleware, DefaultCoroutineMiddleware
+from servicewire.server.middleware import ServerMiddleware
+from servicewire.settings import ClassReference, LogLevel, Settings, class_reference
+from servicewire.transport.base import ServerTransport
+
+__all__ = ["DEFAULT_LOGGING", "HarakiriSettings", "ServerSettings"]
+
+
+class HarakiriSettings(BaseModel):
+    """Stopping a process whose job runs too long."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timeout: Annotated[StrictInt, Field(ge=0)] = 300
+    """Seconds one job may run before it is interrupted; 0 disables harakiri."""
+    shutdown_grace: Annotated[StrictInt, Field(gt=0)] = 30
+    """Seconds to wait for a clean exit after an interrupt before forcing one."""
+
+
+class _LoggerConfig(TypedDict):
+    level: NotRequired[LogLevel]
+    filters: NotRequired[list[StrictStr]]
+    handlers: NotRequired[list[StrictStr]]
+    propagate: NotRequired[StrictBool]
+
+
+class _FormatterConfig(TypedDict, total=False):
+    format: StrictStr
+    datefmt: StrictStr
+    style: StrictStr
+
+
+class LoggingConfig(TypedDict, total=False):
+    """The ``logging.config.dictConfig`` schema (version 1)."""
+
+    version: Annotated[StrictInt, Field(ge=1, le=1)]
+    formatters: dict[str, _FormatterConfig]
+    filters: dict[str, dict[str, Any]]
+    handlers: dict[str, dict[str, Any]]
+    loggers: dict[str, _LoggerConfig]
+    root: _LoggerConfig
+    incremental: StrictBool
+    disable_existing_loggers: StrictBool
+
+
+DEFAULT_LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"servicewire_context": {"()": "servicewire.logging.LogContextFilter"}},
+    "formatters": {
+        "console": {
+            "format": "%(asctime)s %(levelname)7s %(correlation_id)s %(request_id)s: %(message)s"
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["servicewire_context"],
+            "formatter": "console",
+            "level": "INFO",
+        },
+    },
+    "root": {"handlers": ["console"], "level": "INFO"},
+}
+"""The logging configuration a server process applies when its settings give none."""
+
+
+def _noop_metrics() -> ClassReference:
+    return ClassReference(path=NoOpMetricsRecorder)
+
+
+def _default_coroutine_middleware() -> list[ClassReference]:
+    return [ClassReference(path=DefaultCoroutineMiddleware)]
+
+
+class ServerSettings(Settings):
+    """Settings of a server, given as a plain dict.
+
+    ``logging``, when given, replaces :data:`DEFAULT_LOGGING` entirely (it is not merged).
+    Successful requests are logged at ``request_log_success_level`` (default ``DEBUG``) and
+    failed ones at ``request_log_error_level`` (default ``INFO``).
+    """
+
+    label: ClassVar[str] = "server settings"
+
+    transport: class_reference(ServerTransport) | None = None  # type: ignore[valid-type]
+    middleware: list[class_reference(ServerMiddleware)] = Field(  # type: ignore[valid-type]
+        default_factory=list
+    )
+    metrics: class_reference(MetricsRecorder) = Field(  # type: ignore[valid-type]
+        default_factory=_noop_metrics
+    )
+    client_routing: dict[str, ClientSettings] = Field(default_factory=dict)
+    logging: LoggingConfig | None = None
+    harakiri: HarakiriSettings = Field(default_factory=HarakiriSettings)
+    heartbeat_file: StrictStr | None = None
+    request_log_success_level: LogLevel = "DEBUG"
+    request_log_error_level: LogLevel = "INFO"
+    extra_fields_to_redact: frozenset[StrictStr] = frozenset()
+    coroutine_middleware: list[class_reference(CoroutineMiddleware)] = Field(  # type: ignore[valid-type]
+        default_factory=_default_coroutine_middleware
+    )

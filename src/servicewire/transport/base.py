@@ -1,0 +1,159 @@
+"""The transport interface: the extension point between clients, servers and the wire.
+
+A transport moves message dicts. The client side sends a request
+``(request_id, meta, body)`` and later receives responses; the server side receives requests
+and sends each response back with the ``meta`` it received, which carries whatever the
+transport needs to route the reply (a reply queue, the framing to answer in).
+
+To add a transport, subclass :class:`ClientTransport` and :class:`ServerTransport` (one class
+may be both). Give the class a ``settings_schema`` (a pydantic model of its keyword
+arguments) to have its settings validated at start-up. Construct transports through
+settings: ``{"path": "yourmodule:YourClientTransport", "kwargs": {...}}``.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+
+from servicewire.metrics import MetricsRecorder, NoOpMetricsRecorder
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+__all__ = [
+    "AsyncClientTransport",
+    "ClientTransport",
+    "ReceivedMessage",
+    "ServerTransport",
+    "Transport",
+]
+
+_NO_METRICS = NoOpMetricsRecorder()
+
+
+class ReceivedMessage(NamedTuple):
+    """A message as a transport delivers it: ``(request_id, meta, body)``.
+
+    A client transport returns ``ReceivedMessage(None, None, None)`` when it has no request
+    outstanding.
+    """
+
+    request_id: int | None
+    meta: dict[str, Any] | None
+    body: dict[str, Any] | None
+
+
+class Transport:
+    """What every transport has: the service it serves or calls, and a metrics recorder."""
+
+    settings_schema: ClassVar[type[BaseModel] | None] = None
+    """A pydantic model of the constructor's keyword arguments, validated with the settings."""
+
+    def __init__(self, service_name: str, metrics: MetricsRecorder = _NO_METRICS) -> None:
+        self.service_name = service_name
+        self.metrics = metrics
+
+    def close(self) -> None:
+        """Release connections and other resources."""
+
+
+class ClientTransport(Transport, abc.ABC):
+    """The client side: send requests, receive their responses.
+
+    ``async_transport_class`` names (as ``"module:Class"``) the :class:`AsyncClientTransport`
+    that ``AsyncClient`` uses in place of this class, with the same keyword arguments.
+    """
+
+    async_transport_class: ClassVar[str | None] = None
+
+    @abc.abstractmethod
+    def send_request_message(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        message_expiry_in_seconds: int | float | None = None,
+    ) -> None:
+        """Send a request.
+
+        Raises ``ConnectionError``, ``MessageSendError``, ``MessageSendTimeout`` or
+        ``MessageTooLarge``.
+        """
+
+    @abc.abstractmethod
+    def receive_response_message(
+        self, receive_timeout_in_seconds: int | float | None = None
+    ) -> ReceivedMessage:
+        """Wait for the next response to a request this thread sent.
+
+        Raises ``MessageReceiveTimeout`` if none arrives in time, or ``ConnectionError`` /
+        ``MessageReceiveError``.
+        """
+
+
+class ServerTransport(Transport, abc.ABC):
+    """The server side: receive requests, send responses.
+
+    ``instance_index`` is the 1-based index of this process among a service's forked
+    processes.
+    """
+
+    def __init__(
+        self,
+        service_name: str,
+        metrics: MetricsRecorder = _NO_METRICS,
+        instance_index: int = 1,
+    ) -> None:
+        super().__init__(service_name, metrics)
+        self.instance_index = instance_index
+
+    @abc.abstractmethod
+    def receive_request_message(self) -> ReceivedMessage:
+        """Wait for the next request.
+
+        Raises ``MessageReceiveTimeout`` when none arrives within the receive timeout (the
+        server then runs its idle actions and asks again). A message that arrived but cannot
+        be used raises ``InvalidMessageError`` carrying whatever could be read of it, so that
+        the server can answer the sender.
+        """
+
+    @abc.abstractmethod
+    def send_response_message(
+        self, request_id: int, meta: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        """Send the response to a request, with the ``meta`` its request arrived with.
+
+        Raises ``MessageTooLarge`` or ``InvalidField`` (the server then sends an error reply
+        instead) and the transient transport errors.
+        """
+
+    def complete_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
+        """Called once the server has finished with a request (answered or not).
+
+        Transports with acknowledged delivery mark the request done here; others need not
+        override it.
+        """
+
+
+class AsyncClientTransport(Transport, abc.ABC):
+    """The asyncio twin of :class:`ClientTransport`, used by ``AsyncClient``."""
+
+    @abc.abstractmethod
+    async def send_request_message(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        message_expiry_in_seconds: int | float | None = None,
+    ) -> None:
+        """Send a request (see :meth:`ClientTransport.send_request_message`)."""
+
+    @abc.abstractmethod
+    async def receive_response_message(
+        self, receive_timeout_in_seconds: int | float | None = None
+    ) -> ReceivedMessage:
+        """Wait for the next response (see :meth:`ClientTransport.receive_response_message`)."""
+
+    async def aclose(self) -> None:
+        """Release connections and other resources."""
