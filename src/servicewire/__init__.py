@@ -4,6 +4,7 @@ A *service* is a set of *actions*; a *client* sends a *job* of one or more actio
 service over a *transport*. See the README for a tour.
 """
 
+from servicewire._version import __version__
 from servicewire.client import (
     Client,
     ClientMiddleware,
@@ -64,8 +65,6 @@ from servicewire.server import (
     StatusActionFactory,
 )
 from servicewire.types import ActionRequest, ActionResponse, Error, JobRequest, JobResponse
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ERROR_CODE_ACCESS_DENIED",

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from typing_extensions import NotRequired, TypedDict
 
+from servicewire._version import __version__
 from servicewire.errors import ERROR_CODE_INVALID, ActionError
 from servicewire.server.action import Action, action_documentation
 from servicewire.server.validation import validator_for
@@ -92,8 +93,6 @@ class BaseStatusAction(Action):
         return None
 
     def run(self, request: EnrichedActionRequest) -> Body:
-        from servicewire import __version__
-
         status: Body = {
             "python": platform.python_version(),
             "servicewire": __version__,

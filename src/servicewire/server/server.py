@@ -96,7 +96,8 @@ class Server:
             self.settings.request_log_error_level
         )
 
-        self._lowest_request_log_level = min(
+        # If even the higher of the two levels is off, no request log line can be emitted.
+        self._highest_request_log_level = max(
             self.request_log_success_level, self.request_log_error_level
         )
 
@@ -394,10 +395,11 @@ class Server:
         client_version = meta.get("client_version")
         if type(client_version) is list and client_version >= _CURRENT_CLIENT_VERSION:
             return message
-        try:
-            version = tuple(client_version) if client_version else _OLDEST_CLIENT_VERSION
-        except TypeError:
-            version = _OLDEST_CLIENT_VERSION
+        version = _OLDEST_CLIENT_VERSION
+        if isinstance(client_version, list | tuple) and all(
+            type(part) is int for part in client_version
+        ):
+            version = tuple(client_version)
         if version < _ERROR_FIELDS_BY_VERSION[0][0]:
             # An older PySOA client fails on error fields it does not know; leave them out.
             removed = [field for since, field in _ERROR_FIELDS_BY_VERSION if version < since]
@@ -438,7 +440,7 @@ class Server:
         return message
 
     def _log_response(self, message: dict[str, Any], job_request: Any) -> None:
-        if not self.job_logger.isEnabledFor(self._lowest_request_log_level):
+        if not self.job_logger.isEnabledFor(self._highest_request_log_level):
             return
         failed = bool(message["errors"]) or any(action["errors"] for action in message["actions"])
         level = self.request_log_error_level if failed else self.request_log_success_level

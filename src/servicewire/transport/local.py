@@ -40,7 +40,10 @@ class LocalTransportSettings(BaseModel):
     @field_validator("server_class")
     @classmethod
     def _importable_class(cls, value: str | type) -> str | type:
-        resolved = import_path(value) if isinstance(value, str) else value
+        try:
+            resolved = import_path(value) if isinstance(value, str) else value
+        except ImportError as error:
+            raise ValueError(str(error)) from None
         if not isinstance(resolved, type) or not hasattr(resolved, "handle_next_request"):
             raise ValueError(f"{value!r} is not a Server class")
         return value
