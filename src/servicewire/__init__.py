@@ -48,6 +48,7 @@ from servicewire.errors import (
     TransientTransportError,
     TransportError,
 )
+from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.server import (
     Action,
     ActionInterface,
@@ -62,6 +63,7 @@ from servicewire.server import (
     ServerMiddleware,
     ServerSettings,
     StatusActionFactory,
+    SwitchedAction,
 )
 from servicewire.types import ActionRequest, ActionResponse, Error, JobRequest, JobResponse
 
@@ -114,6 +116,8 @@ __all__ = [
     "MessageSendError",
     "MessageSendTimeout",
     "MessageTooLarge",
+    "MetricName",
+    "MetricsRecorder",
     "RequestSwitchSet",
     "ResponseValidationError",
     "SerializationError",
@@ -124,6 +128,7 @@ __all__ = [
     "ServiceHandler",
     "ServiceWireError",
     "StatusActionFactory",
+    "SwitchedAction",
     "TransientTransportError",
     "TransportError",
     "__version__",
