@@ -22,6 +22,7 @@ SOURCE = Path(__file__).resolve().parent.parent / "src"
 LAYERS = {
     "servicewire._version": 1,
     "servicewire._middleware": 1,
+    "servicewire._syslog": 1,
     "servicewire.types": 1,
     "servicewire.errors": 1,
     "servicewire.settings": 1,

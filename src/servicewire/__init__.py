@@ -49,6 +49,7 @@ from servicewire.errors import (
     TransientTransportError,
     TransportError,
 )
+from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.server import (
     Action,
     ActionInterface,
@@ -63,6 +64,7 @@ from servicewire.server import (
     ServerMiddleware,
     ServerSettings,
     StatusActionFactory,
+    SwitchedAction,
 )
 from servicewire.types import ActionRequest, ActionResponse, Error, JobRequest, JobResponse
 
@@ -113,6 +115,8 @@ __all__ = [
     "MessageSendError",
     "MessageSendTimeout",
     "MessageTooLarge",
+    "MetricName",
+    "MetricsRecorder",
     "RequestSwitchSet",
     "ResponseValidationError",
     "SerializationError",
@@ -123,6 +127,7 @@ __all__ = [
     "ServiceHandler",
     "ServiceWireError",
     "StatusActionFactory",
+    "SwitchedAction",
     "TransientTransportError",
     "TransportError",
     "__version__",

@@ -1,27 +1,43 @@
-"""Logging helpers: request context on every record, and censoring of sensitive values.
+"""Logging helpers: request context on every record, censoring, syslog, configuration.
 
 :class:`LogContextFilter` adds ``correlation_id``, ``request_id``, ``action_name`` and
 ``service_name`` to every log record emitted while a job is handled. The values live in a
-context variable, so each thread and each coroutine sees its own job's values.
+context variable, so each thread and each coroutine sees its own job's values (a coroutine
+scheduled with ``request.run_coroutine`` keeps the values of the job that scheduled it).
 
 :class:`RecursivelyCensoredDictWrapper` wraps a request or response dict for logging and
 replaces, recursively, the values of sensitive keys and anything that looks like a payment
 card number (13 to 19 digits passing the Luhn check) with ``**********``.
+
+:class:`SyslogHandler` sends records to syslog in packets that fit the connection's MTU.
+:func:`configure_logging` applies a server's ``logging`` setting (or
+:data:`DEFAULT_LOGGING`).
 """
 
 from __future__ import annotations
 
 import contextvars
+import copy
 import logging
+import logging.config
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from servicewire._syslog import SyslogHandler
+
+if TYPE_CHECKING:
+    from servicewire.settings import Settings
 
 __all__ = [
     "CENSORED",
+    "DEFAULT_LOGGING",
     "SENSITIVE_FIELDS",
     "LogContextFilter",
+    "PySOALogContextFilter",
     "RecursivelyCensoredDictWrapper",
+    "SyslogHandler",
+    "configure_logging",
     "log_context",
 ]
 
@@ -99,8 +115,16 @@ def looks_like_card_number(value: object) -> bool:
     return 13 <= len(digits) <= 19 and _passes_luhn(digits)
 
 
+_SENSITIVE_FIELDS_FOLDED = frozenset(field.casefold() for field in SENSITIVE_FIELDS)
+
+
 class RecursivelyCensoredDictWrapper:
     """Wraps a dict so that its ``repr``/``str`` show it censored.
+
+    The value of every key named in ``SENSITIVE_FIELDS`` or ``extra_fields_to_redact``
+    (compared without regard to case, so ``Password`` and ``PASSWORD`` count too) is
+    replaced, at any depth, unless it is ``None`` or empty; so is every string or integer
+    that looks like a payment card number, whatever its key.
 
     The censored copy is made on first use and cached, so wrapping costs nothing when the log
     record is never formatted. The wrapped dict itself is never modified.
@@ -114,11 +138,12 @@ class RecursivelyCensoredDictWrapper:
         self, wrapped_dict: Mapping[str, Any], extra_fields_to_redact: Iterable[str] = ()
     ) -> None:
         self.wrapped_dict = wrapped_dict
-        self._sensitive = (
-            self.SENSITIVE_FIELDS | frozenset(extra_fields_to_redact)
-            if extra_fields_to_redact
-            else self.SENSITIVE_FIELDS
-        )
+        if self.SENSITIVE_FIELDS is SENSITIVE_FIELDS and not extra_fields_to_redact:
+            self._sensitive = _SENSITIVE_FIELDS_FOLDED
+        else:
+            self._sensitive = frozenset(
+                field.casefold() for field in (*self.SENSITIVE_FIELDS, *extra_fields_to_redact)
+            )
         self._censored: Any = None
 
     def censored(self) -> Any:
@@ -132,7 +157,10 @@ class RecursivelyCensoredDictWrapper:
             return {
                 key: (
                     CENSORED
-                    if isinstance(key, str) and key in self._sensitive and child not in (None, "")
+                    if isinstance(key, str)
+                    and key.casefold() in self._sensitive
+                    and child is not None
+                    and child != ""
                     else self._censor(child)
                 )
                 for key, child in value.items()
@@ -180,7 +208,20 @@ def set_log_action(action_name: str | None) -> contextvars.Token[_LogContext | N
 
 
 def reset_log_context(token: contextvars.Token[_LogContext | None]) -> None:
+    """Undo the :func:`set_log_context` or :func:`set_log_action` that returned ``token``."""
     _log_context.reset(token)
+
+
+def capture_log_context() -> _LogContext | None:
+    """The current log context, to hand to :func:`restore_log_context` elsewhere."""
+    return _log_context.get()
+
+
+def restore_log_context(
+    context: _LogContext | None,
+) -> contextvars.Token[_LogContext | None]:
+    """Make a captured log context current (undo with :func:`reset_log_context`)."""
+    return _log_context.set(context)
 
 
 @contextmanager
@@ -223,3 +264,44 @@ class LogContextFilter(logging.Filter):
             record.request_id = _MISSING if request_id is None else request_id
             record.action_name = action_name or _MISSING
         return True
+
+
+PySOALogContextFilter = LogContextFilter
+"""The name PySOA logging configurations use for :class:`LogContextFilter`."""
+
+
+DEFAULT_LOGGING: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"servicewire_context": {"()": "servicewire.logging.LogContextFilter"}},
+    "formatters": {
+        "console": {
+            "format": "%(asctime)s %(levelname)7s %(correlation_id)s %(request_id)s: %(message)s"
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["servicewire_context"],
+            "formatter": "console",
+            "level": "INFO",
+        },
+    },
+    "root": {"handlers": ["console"], "level": "INFO"},
+}
+"""The logging configuration a server process applies when its settings give none."""
+
+
+def configure_logging(settings: Settings | Mapping[str, Any]) -> None:
+    """Apply a server's ``logging`` setting with :func:`logging.config.dictConfig`.
+
+    ``settings`` is a :class:`~servicewire.ServerSettings` or a settings dict. Its
+    ``logging`` value replaces :data:`DEFAULT_LOGGING` entirely when given (it is not
+    merged). The server process runtime calls this once, before the server is built.
+    """
+    if isinstance(settings, Mapping):
+        config = settings.get("logging")
+    else:
+        config = getattr(settings, "logging", None)
+    # dictConfig converts and pops keys of what it is given; keep the settings intact.
+    logging.config.dictConfig(copy.deepcopy(dict(config) if config else DEFAULT_LOGGING))

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from servicewire._middleware import make_middleware_stack
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import InvalidMessageError, MessageReceiveError, MessageReceiveTimeout
+from servicewire.metrics import MetricName
 from servicewire.transport.base import ClientTransport
 from servicewire.types import JobRequest, JobResponse
 
@@ -70,6 +71,7 @@ class ServiceHandler:
         # Ids start at a random point so that two clients' ids rarely collide in logs.
         self._request_ids = itertools.count(random.randint(1, 1000000))
         self._local = threading.local()
+        self._metric_tags = {"service": service_name}
 
     def _state(self) -> _ThreadState:
         try:
@@ -114,7 +116,14 @@ class ServiceHandler:
         """Send ``job_request`` (through the middleware) and return its request id."""
         request_id = next(self._request_ids)
         meta: dict[str, Any] = {"client_version": list(CLIENT_PROTOCOL_VERSION)}
-        self._send(request_id, meta, job_request, message_expiry_in_seconds)
+        if self.metrics.enabled:
+            started = time.perf_counter()
+            self._send(request_id, meta, job_request, message_expiry_in_seconds)
+            self.metrics.timer(
+                MetricName.CLIENT_REQUEST_SEND, time.perf_counter() - started, self._metric_tags
+            )
+        else:
+            self._send(request_id, meta, job_request, message_expiry_in_seconds)
         if expect_response:
             self._state().outstanding.add(request_id)
         return request_id
@@ -149,7 +158,10 @@ class ServiceHandler:
                 if remaining <= 0:
                     self._time_out(state, missing, give_up_on_timeout)
             try:
-                received_id, response = self._receive(remaining)
+                if self.metrics.enabled:
+                    received_id, response = self._timed_receive(remaining)
+                else:
+                    received_id, response = self._receive(remaining)
             except MessageReceiveTimeout:
                 self._time_out(state, missing, give_up_on_timeout)
             if received_id is None or response is None:
@@ -166,6 +178,8 @@ class ServiceHandler:
                 state.outstanding.discard(received_id)
                 state.received[received_id] = response
             else:
+                if self.metrics.enabled:
+                    self.metrics.counter(MetricName.CLIENT_RESPONSE_DROPPED, tags=self._metric_tags)
                 _logger.warning(
                     "Dropped a reply from service %r to request %s that nobody is waiting for "
                     "(it probably arrived after its caller timed out)",
@@ -174,7 +188,20 @@ class ServiceHandler:
                 )
         return results
 
+    def _timed_receive(
+        self, receive_timeout_in_seconds: int | float | None
+    ) -> tuple[int | None, JobResponse | None]:
+        started = time.perf_counter()
+        try:
+            return self._receive(receive_timeout_in_seconds)
+        finally:
+            self.metrics.timer(
+                MetricName.CLIENT_RESPONSE_RECEIVE, time.perf_counter() - started, self._metric_tags
+            )
+
     def _time_out(self, state: _ThreadState, missing: set[int], give_up: bool) -> NoReturn:
+        if self.metrics.enabled:
+            self.metrics.counter(MetricName.CLIENT_RESPONSE_TIMEOUT, tags=self._metric_tags)
         if give_up:
             state.outstanding.difference_update(missing)
         raise MessageReceiveTimeout(

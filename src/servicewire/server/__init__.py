@@ -12,6 +12,7 @@ from servicewire.server.middleware import ServerMiddleware
 from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest, RequestSwitchSet
 from servicewire.server.server import Server
 from servicewire.server.settings import HarakiriSettings, ServerSettings
+from servicewire.server.switched import SwitchedAction
 
 __all__ = [
     "Action",
@@ -30,4 +31,5 @@ __all__ = [
     "ServerMiddleware",
     "ServerSettings",
     "StatusActionFactory",
+    "SwitchedAction",
 ]

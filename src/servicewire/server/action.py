@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+import asyncio
+import inspect
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, Union
 
 from pydantic import BaseModel, ValidationError
@@ -49,6 +51,11 @@ class Action(ActionInterface):
 
     A new instance handles each request, so an action may keep per-request state on ``self``.
     ``description`` (or the docstring) documents the action in ``introspect``.
+
+    ``run`` may be ``async def``: the server then runs it on its event loop (through the
+    coroutine middleware, as ``request.run_coroutine`` would) and waits for it; validation
+    still happens first, in the server's thread. Called outside a server (a request without
+    ``run_coroutine``), an ``async def run`` runs in a fresh event loop of its own.
     """
 
     description: ClassVar[str | None] = None
@@ -56,7 +63,9 @@ class Action(ActionInterface):
     response_schema: ClassVar[Any] = None
 
     @abc.abstractmethod
-    def run(self, request: EnrichedActionRequest) -> Body | BaseModel:
+    def run(
+        self, request: EnrichedActionRequest
+    ) -> Body | BaseModel | Coroutine[Any, Any, Body | BaseModel]:
         """Do the work and return the response body (a dict or a pydantic model instance)."""
 
     def validate(self, request: EnrichedActionRequest) -> None:
@@ -70,37 +79,56 @@ class Action(ActionInterface):
                 raise ActionError(errors_from_validation(error, is_caller_error=True)) from None
         self.validate(action_request)
         body = self.run(action_request)
-        return ActionResponse(
-            action=action_request.action, body=self._response_body(action_request.action, body)
-        )
-
-    def _response_body(self, action_name: str, body: Any) -> Body:
-        """Turn ``run``'s result into a response body and check it against the schema.
-
-        Raises ``ResponseValidationError`` (reported to the caller as ``SERVER_ERROR``).
-        """
-        if isinstance(body, BaseModel):
-            body = body.model_dump()
-        elif body is None:
-            body = {}
+        if type(body) is not dict:
+            body = self._to_dict(action_request, body)
         if self.response_schema is not None:
             try:
                 validator_for(self.response_schema).validate(body)
             except ValidationError as error:
                 raise ResponseValidationError(
-                    action_name, errors_from_validation(error, is_caller_error=False)
+                    action_request.action, errors_from_validation(error, is_caller_error=False)
                 ) from None
-        if not isinstance(body, dict):
-            raise ResponseValidationError(
-                action_name,
-                [
-                    Error(
-                        code=ERROR_CODE_INVALID,
-                        message=f"run() returned a {type(body).__name__}, not a dict",
-                    )
-                ],
-            )
-        return body
+        return ActionResponse(action=action_request.action, body=body)
+
+    def _to_dict(self, request: EnrichedActionRequest, result: Any) -> Body:
+        """Turn whatever ``run`` returned, other than a dict, into a response body.
+
+        The coroutine of an ``async def run`` is run to completion first. Raises
+        ``ResponseValidationError`` (reported to the caller as ``SERVER_ERROR``).
+        """
+        if inspect.iscoroutine(result):
+            result = _wait_for_coroutine(request, result)
+        if isinstance(result, BaseModel):
+            return result.model_dump()
+        if result is None:
+            return {}
+        if isinstance(result, dict):
+            return result
+        raise ResponseValidationError(
+            request.action,
+            [
+                Error(
+                    code=ERROR_CODE_INVALID,
+                    message=f"run() returned a {type(result).__name__}, not a dict",
+                )
+            ],
+        )
+
+
+def _wait_for_coroutine(request: EnrichedActionRequest, coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run an ``async def run``'s coroutine on the server's event loop and wait for it."""
+    run_coroutine = request.run_coroutine
+    if run_coroutine is None:
+        return asyncio.run(coroutine)
+    future = None
+    try:
+        future = run_coroutine(coroutine)
+        return future.result()
+    except BaseException:
+        # Interrupted (harakiri, shutdown): the coroutine must not run on unobserved.
+        if future is not None:
+            future.cancel()
+        raise
 
 
 def action_documentation(action: Any) -> str | None:

@@ -12,13 +12,23 @@ if TYPE_CHECKING:
     from servicewire.client.client import Client
     from servicewire.server.server import Server
 
-__all__ = ["EnrichedActionRequest", "EnrichedJobRequest", "RequestSwitchSet", "RunCoroutine"]
+__all__ = [
+    "EnrichedActionRequest",
+    "EnrichedJobRequest",
+    "RequestSwitchSet",
+    "RunCoroutine",
+    "switch_value",
+]
 
 RunCoroutine = Callable[[Coroutine[Any, Any, Any]], "Future[Any]"]
 """Schedules a coroutine on the server's event loop and returns a future of its result."""
 
 
-def _switch_value(switch: object) -> int:
+def switch_value(switch: object) -> int:
+    """The int of a switch: the switch itself, or its ``value`` (an enum member's, say).
+
+    Raises ``TypeError`` or ``ValueError`` for anything else.
+    """
     value = getattr(switch, "value", switch)
     return int(value)  # type: ignore[call-overload, no-any-return]
 
@@ -35,11 +45,11 @@ class RequestSwitchSet(frozenset[int]):
     def __new__(cls, switches: Iterable[object] = ()) -> RequestSwitchSet:
         if not switches:
             return _NO_SWITCHES
-        return super().__new__(cls, (_switch_value(switch) for switch in switches))
+        return super().__new__(cls, (switch_value(switch) for switch in switches))
 
     def __contains__(self, switch: object) -> bool:
         try:
-            return super().__contains__(_switch_value(switch))
+            return super().__contains__(switch_value(switch))
         except (TypeError, ValueError):
             return False
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import logging
+import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import replace
@@ -35,11 +38,14 @@ from servicewire.logging import (
     set_log_action,
     set_log_context,
 )
+from servicewire.metrics import MetricName
 from servicewire.server.action import ActionType
 from servicewire.server.builtin import IntrospectionAction, make_default_status_action_class
+from servicewire.server.coroutine import AsyncEventLoopThread, CoroutineMiddleware
 from servicewire.server.middleware import ProcessAction, ProcessJob, ServerMiddleware
 from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest, RequestSwitchSet
 from servicewire.server.settings import ServerSettings
+from servicewire.server.switched import expand_switched_actions
 from servicewire.server.validation import validate_job_request
 from servicewire.transport.base import ServerTransport
 from servicewire.types import ActionRequest, ActionResponse, Context, Error, JobResponse
@@ -126,6 +132,19 @@ class Server:
             name: self._action_factory(action) for name, action in self._actions.items()
         }
         self._client_routing: dict[str, ClientSettings] = dict(self.settings.client_routing)
+        self._shared_client: Client | None = None
+        self._shared_client_lock = threading.Lock()
+
+        # The event loop behind request.run_coroutine and async actions (setup starts it).
+        self.coroutine_middleware: list[CoroutineMiddleware] = [
+            reference.object(**reference.kwargs) for reference in self.settings.coroutine_middleware
+        ]
+        self.event_loop_thread = AsyncEventLoopThread(
+            self.coroutine_middleware,
+            shutdown_timeout=self.settings.coroutine_shutdown_timeout,
+            name=f"{self.service_name}-event-loop",
+        )
+        self._run_coroutine = self.event_loop_thread.run_coroutine
 
     # --- actions --------------------------------------------------------------------------
 
@@ -141,8 +160,9 @@ class Server:
         return partial(action, self.settings)
 
     def introspectable_actions(self) -> dict[str, ActionType]:
-        """The actions ``introspect`` describes, by name."""
-        return dict(self._actions)
+        """The actions ``introspect`` describes, by name (a switched action once per switch,
+        as ``name[switch:N]``, and once as ``name[DEFAULT]``)."""
+        return expand_switched_actions(self._actions)
 
     def _run_action(self, request: EnrichedActionRequest) -> ActionResponse:
         # The base of the action middleware stack.
@@ -190,15 +210,30 @@ class Server:
         """A client for calling other services from within a job.
 
         It uses the ``client_routing`` settings and carries ``context`` (copied, plus
-        ``extra_context``) with ``calling_service`` set to this service. ``kwargs`` go to the
-        client's constructor. Servers call this with ``context`` only, when an action first
-        uses ``request.client``.
+        ``extra_context``) with ``calling_service`` set to this service. Servers call this
+        with ``context`` only, when an action first uses ``request.client``.
+
+        Without ``kwargs``, the clients of every job share one set of connections (service
+        handlers and transports), built on first use and closed by :meth:`teardown`. With
+        ``kwargs`` (passed to the client's constructor), the client is new and has its own;
+        closing it is the caller's business.
         """
         context = dict(context)
         if extra_context:
             context.update(extra_context)
         context["calling_service"] = self.service_name
-        return self.client_class(self._client_routing, context=context, **kwargs)
+        if kwargs:
+            return self.client_class(self._client_routing, context=context, **kwargs)
+        shared = self._shared_client
+        if shared is None:
+            with self._shared_client_lock:
+                if self._shared_client is None:
+                    self._shared_client = self.client_class(self._client_routing)
+                shared = self._shared_client
+        # A shallow copy shares the handlers (and their lock) but not the context.
+        client = copy.copy(shared)
+        client.context = context
+        return client
 
     def process_job(self, job_request: dict[str, Any]) -> JobResponse:
         """Validate a job request dict, run it through the job middleware, and return the
@@ -216,11 +251,12 @@ class Server:
                     for action in job_request["actions"]
                 ],
                 client_factory=partial(self.make_client, context),
+                run_coroutine=self._run_coroutine,
             )
             response: JobResponse = self._process_job_stack(job)
             response.context["correlation_id"] = context["correlation_id"]
         except HarakiriInterrupt:
-            self._count("server.error.harakiri")
+            self._count(MetricName.SERVER_ERROR_HARAKIRI)
             return JobResponse(
                 errors=[
                     Error(
@@ -230,10 +266,10 @@ class Server:
                 ]
             )
         except JobError as error:
-            self._count("server.error.job_error")
+            self._count(MetricName.SERVER_ERROR_JOB)
             return JobResponse(errors=error.errors)
         except Exception as error:
-            self._count("server.error.unhandled_error")
+            self._count(MetricName.SERVER_ERROR_UNHANDLED)
             return self.handle_unhandled_exception(error, JobResponse)
         return response
 
@@ -273,9 +309,11 @@ class Server:
             return ActionResponse(action=name, errors=[self._unknown_action_error(name)]), False
         token = set_log_action(name)
         try:
+            if self.metrics.enabled:
+                return self._run_timed_action(request), False
             return self._process_action_stack(request), False
         except HarakiriInterrupt:
-            self._count("server.error.harakiri")
+            self._count(MetricName.SERVER_ERROR_HARAKIRI)
             error = Error(
                 code=ERROR_CODE_ACTION_TIMEOUT,
                 message=f'The action "{name}" ran for too long and had to be interrupted.',
@@ -286,10 +324,21 @@ class Server:
         except JobError:
             raise
         except Exception as error:
-            self._count("server.error.unhandled_error")
+            self._count(MetricName.SERVER_ERROR_UNHANDLED)
             return self.handle_unhandled_exception(error, ActionResponse, action=name), False
         finally:
             reset_log_context(token)
+
+    def _run_timed_action(self, request: EnrichedActionRequest) -> ActionResponse:
+        started = time.perf_counter()
+        try:
+            return self._process_action_stack(request)
+        finally:
+            self.metrics.timer(
+                MetricName.SERVER_ACTION_RUN,
+                time.perf_counter() - started,
+                {"action": request.action},
+            )
 
     def handle_unhandled_exception(
         self,
@@ -364,6 +413,8 @@ class Server:
         """Handle one received request: process the job and send the response (unless the
         job asked for none)."""
         assert self.transport is not None
+        metrics_enabled = self.metrics.enabled
+        started = time.perf_counter() if metrics_enabled else 0.0
         is_dict = isinstance(job_request, dict)
         context = job_request.get("context") if is_dict else None
         correlation_id = context.get("correlation_id") if isinstance(context, dict) else None
@@ -374,18 +425,38 @@ class Server:
                 self.job_logger.log(
                     self.request_log_success_level, "Job request: %s", self._censored(job_request)
                 )
+            processing = time.perf_counter() if metrics_enabled else 0.0
             response = self.process_job(job_request)
+            if metrics_enabled:
+                self.metrics.timer(MetricName.SERVER_JOB_PROCESS, time.perf_counter() - processing)
             response_dict = self._response_message(response, meta)
             control = job_request.get("control") if is_dict else None
             if not (isinstance(control, dict) and control.get("suppress_response")):
                 response_dict = self._send_response(request_id, meta, response_dict, job_request)
             self._log_response(response_dict, job_request)
+            if metrics_enabled:
+                self._count_response_errors(response_dict)
         finally:
             reset_log_context(token)
             try:
                 self.transport.complete_request_message(request_id, meta)
             finally:
+                if metrics_enabled:
+                    self.metrics.counter(MetricName.SERVER_REQUEST_RECEIVED)
+                    self.metrics.timer(
+                        MetricName.SERVER_REQUEST_HANDLE, time.perf_counter() - started
+                    )
                 self.perform_post_request_actions()
+
+    def _count_response_errors(self, message: dict[str, Any]) -> None:
+        for error in message["errors"]:
+            self.metrics.counter(MetricName.SERVER_JOB_ERROR, tags={"code": error["code"]})
+        for action in message["actions"]:
+            for error in action["errors"]:
+                self.metrics.counter(
+                    MetricName.SERVER_ACTION_ERROR,
+                    tags={"action": action["action"], "code": error["code"]},
+                )
 
     def _censored(self, message: Any) -> RecursivelyCensoredDictWrapper:
         return RecursivelyCensoredDictWrapper(message, self.settings.extra_fields_to_redact)
@@ -420,15 +491,18 @@ class Server:
     ) -> dict[str, Any]:
         assert self.transport is not None
         try:
-            self.transport.send_response_message(request_id, meta, message)
+            if self.metrics.enabled:
+                self._send_timed(request_id, meta, message)
+            else:
+                self.transport.send_response_message(request_id, meta, message)
             return message
         except MessageTooLarge as error:
-            self._count("server.error.response_too_large")
+            self._count(MetricName.SERVER_ERROR_RESPONSE_TOO_LARGE)
             code = ERROR_CODE_RESPONSE_TOO_LARGE
             text = "Could not send the response because it was too large"
             extra = {"serialized_length_in_bytes": error.message_size_in_bytes}
         except InvalidField as error:
-            self._count("server.error.response_not_serializable")
+            self._count(MetricName.SERVER_ERROR_RESPONSE_NOT_SERIALIZABLE)
             code = ERROR_CODE_RESPONSE_NOT_SERIALIZABLE
             text = f"Could not send the response because it failed to serialize: {error}"
             extra = {}
@@ -438,6 +512,12 @@ class Server:
         message = self._response_message(replacement, meta)
         self.transport.send_response_message(request_id, meta, message)
         return message
+
+    def _send_timed(self, request_id: int, meta: dict[str, Any], message: dict[str, Any]) -> None:
+        assert self.transport is not None
+        started = time.perf_counter()
+        self.transport.send_response_message(request_id, meta, message)
+        self.metrics.timer(MetricName.SERVER_RESPONSE_SEND, time.perf_counter() - started)
 
     def _log_response(self, message: dict[str, Any], job_request: Any) -> None:
         if not self.job_logger.isEnabledFor(self._highest_request_log_level):
@@ -455,7 +535,7 @@ class Server:
         """A received message could not be used: log it, count it and, when the sender's
         reply route is known, answer it with an ``INVALID`` job error."""
         assert self.transport is not None
-        self._count("server.error.bad_message")
+        self._count(MetricName.SERVER_ERROR_BAD_MESSAGE)
         self.logger.warning("Received a bad message: %s", error)
         if error.request_id is None or error.meta is None:
             return
@@ -483,10 +563,20 @@ class Server:
 
     def setup(self) -> None:
         """Runs once before the server starts serving (load caches, open connections).
-        Overrides must call ``super()``."""
+        Overrides must call ``super()``: it starts the event loop behind
+        ``request.run_coroutine``."""
+        self.event_loop_thread.start()
 
     def teardown(self) -> None:
-        """Runs once after the server stops serving. Overrides must call ``super()``."""
+        """Runs once after the server stops serving. Overrides must call ``super()``: it
+        stops the event loop (waiting up to ``coroutine_shutdown_timeout`` seconds for the
+        coroutines still running) and closes the connections of ``request.client``."""
+        try:
+            self.event_loop_thread.stop()
+        finally:
+            if self._shared_client is not None:
+                self._shared_client.close()
+                self._shared_client = None
 
     def perform_pre_request_actions(self) -> None:
         """Runs before each request is processed. Overrides must call ``super()``."""
@@ -513,7 +603,7 @@ class Server:
                 try:
                     self.handle_next_request()
                 except Exception:
-                    self._count("server.error.request_handling")
+                    self._count(MetricName.SERVER_ERROR_REQUEST_HANDLING)
                     self.logger.exception("Error while handling a request; serving on")
         finally:
             try:

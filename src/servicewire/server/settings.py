@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from typing_extensions import NotRequired, TypedDict
 
 from servicewire.client.settings import ClientSettings
+from servicewire.logging import DEFAULT_LOGGING
 from servicewire.metrics import MetricsRecorder, NoOpMetricsRecorder
 from servicewire.server.coroutine import CoroutineMiddleware, DefaultCoroutineMiddleware
 from servicewire.server.middleware import ServerMiddleware
@@ -54,28 +55,6 @@ class LoggingConfig(TypedDict, total=False):
     disable_existing_loggers: StrictBool
 
 
-DEFAULT_LOGGING: dict[str, Any] = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"servicewire_context": {"()": "servicewire.logging.LogContextFilter"}},
-    "formatters": {
-        "console": {
-            "format": "%(asctime)s %(levelname)7s %(correlation_id)s %(request_id)s: %(message)s"
-        },
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "filters": ["servicewire_context"],
-            "formatter": "console",
-            "level": "INFO",
-        },
-    },
-    "root": {"handlers": ["console"], "level": "INFO"},
-}
-"""The logging configuration a server process applies when its settings give none."""
-
-
 def _noop_metrics() -> ClassReference:
     return ClassReference(path=NoOpMetricsRecorder)
 
@@ -111,3 +90,5 @@ class ServerSettings(Settings):
     coroutine_middleware: list[class_reference(CoroutineMiddleware)] = Field(  # type: ignore[valid-type]
         default_factory=_default_coroutine_middleware
     )
+    coroutine_shutdown_timeout: Annotated[float, Field(ge=0)] = 10.0
+    """Seconds ``teardown`` waits for coroutines still running before cancelling them."""
