@@ -21,6 +21,7 @@ PUBLIC_NAMES = [
     "ActionInterface",
     "ActionRequest",
     "ActionResponse",
+    "AsyncClient",
     "BaseStatusAction",
     "CallActionError",
     "CallJobError",

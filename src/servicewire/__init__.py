@@ -6,6 +6,7 @@ service over a *transport*. See the README for a tour.
 
 from servicewire._version import __version__
 from servicewire.client import (
+    AsyncClient,
     Client,
     ClientMiddleware,
     ClientSettings,
@@ -85,6 +86,7 @@ __all__ = [
     "ActionInterface",
     "ActionRequest",
     "ActionResponse",
+    "AsyncClient",
     "BaseStatusAction",
     "CallActionError",
     "CallJobError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from typing import Any, ClassVar
 
@@ -190,6 +191,82 @@ def test_the_base_context_is_merged_with_the_call_context() -> None:
     assert client.context == {"tenant": "a", "locale": "fr"}
 
 
+def test_the_caller_is_the_call_site_unless_given() -> None:
+    client = Client({"math": local_settings(Math)})
+    line = sys._getframe().f_lineno + 1
+    context = client.call_action("math", "echo").body["context"]
+    assert context["caller"] == f"{__file__}:{line} in {sys._getframe().f_code.co_name}"
+    given = echoed(client, context={"caller": "nightly report"})["context"]
+    assert given["caller"] == "nightly report"
+    fixed = Client({"math": local_settings(Math)}, context={"caller": "billing"})
+    assert echoed(fixed)["context"]["caller"] == "billing"
+
+
+def caller_of(result: Any) -> str:
+    """The caller an echo call's context carried, whatever the call style returned."""
+    if isinstance(result, list):
+        (result,) = result
+    if isinstance(result, JobResponse):
+        (result,) = result.actions
+    return str(result.body["context"]["caller"])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.call_action("math", "echo"),
+        lambda c: c.call_actions("math", [{"action": "echo"}]),
+        lambda c: c.call_action_future("math", "echo").result(),
+        lambda c: c.call_actions_future("math", [{"action": "echo"}]).result(),
+        lambda c: list(c.call_actions_parallel("math", [{"action": "echo"}])),
+        lambda c: list(c.call_actions_parallel_future("math", [{"action": "echo"}]).result()),
+        lambda c: c.call_jobs_parallel([{"service_name": "math", "actions": [{"action": "echo"}]}]),
+        lambda c: (
+            [r for _, r in c.get_all_responses("math")]
+            if c.send_request("math", [{"action": "echo"}])
+            else []
+        ),
+    ],
+)
+def test_every_call_style_names_its_own_call_site(client: Client, call: Any) -> None:
+    caller = caller_of(call(client))
+    assert caller.startswith(f"{__file__}:")
+    assert caller.endswith(" in <lambda>")
+
+
+class Gateway(Action):
+    """Calls the math service through the client the server gives its actions."""
+
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        inner = request.client.call_action("math", "echo")
+        return {"inner_context": inner.body["context"], "own_context": request.context}
+
+
+class GatewayServer(Server):
+    service_name = "gateway"
+    action_class_map: ClassVar[dict[str, Any]] = {"relay": Gateway}
+
+
+def gateway_settings() -> dict[str, Any]:
+    return {
+        "transport": {
+            "path": "servicewire.transport.local:LocalClientTransport",
+            "kwargs": {
+                "server_class": GatewayServer,
+                "server_settings": {"client_routing": {"math": local_settings(Math)}},
+            },
+        }
+    }
+
+
+def test_the_client_of_a_server_passes_the_correlation_id_on_and_names_its_service() -> None:
+    client = Client({"gateway": gateway_settings()})
+    body = client.call_action("gateway", "relay", correlation_id="trace-7").body
+    assert body["inner_context"]["correlation_id"] == "trace-7"
+    assert body["inner_context"]["calling_service"] == "gateway"
+    assert "calling_service" not in body["own_context"]
+
+
 def test_control_carries_timeout_and_extras(client: Client) -> None:
     control = echoed(client, timeout=7, control_extra={"priority": "high"})["control"]
     assert control == {
@@ -325,6 +402,110 @@ def test_call_jobs_parallel_future(client: Client) -> None:
     assert future.result()[0].actions[0].action == "echo"
 
 
+# --- one failure among many, with every combination of flags -------------------------------
+
+FAILURES = ("action", "job", "transport")
+FLAG_NAMES = ("raise_job_errors", "raise_action_errors", "catch_transport_errors")
+FLAGS = [
+    (raise_job_errors, raise_action_errors, catch_transport_errors)
+    for raise_job_errors in (True, False)
+    for raise_action_errors in (True, False)
+    for catch_transport_errors in (True, False)
+]
+
+
+def mixed_jobs(failure: str) -> list[dict[str, Any]]:
+    """Nine good jobs and one bad one, in the middle: an action error, a job error (a job
+    without actions is invalid) or a transport error (a service that cannot be reached)."""
+    bad = {
+        "action": {"service_name": "math", "actions": [{"action": "fail"}]},
+        "job": {"service_name": "math", "actions": []},
+        "transport": {"service_name": "broken", "actions": [{"action": "echo"}]},
+    }[failure]
+    jobs = [
+        {"service_name": "math", "actions": [{"action": "square", "body": {"number": n}}]}
+        for n in range(9)
+    ]
+    jobs.insert(5, bad)
+    return jobs
+
+
+def broken_settings() -> dict[str, Any]:
+    return {"transport": {"path": "tests.support.transports:BrokenTransport"}}
+
+
+def expected_error(
+    failure: str, raise_job_errors: bool, raise_action_errors: bool, catch_transport_errors: bool
+) -> type[Exception] | None:
+    """What a parallel call with the ``failure`` of :func:`mixed_jobs` raises, if anything."""
+    return {
+        "action": CallActionError if raise_action_errors else None,
+        "job": CallJobError if raise_job_errors else None,
+        "transport": None if catch_transport_errors else MessageSendError,
+    }[failure]
+
+
+def check_results_in_place(failure: str, results: list[Any]) -> None:
+    """The results of :func:`mixed_jobs` when nothing was raised: all in request order, the
+    failure in its place."""
+    assert len(results) == 10
+    good = results[:5] + results[6:]
+    assert [r.actions[0].body["square"] for r in good] == [n * n for n in range(9)]
+    bad = results[5]
+    if failure == "action":
+        assert bad.actions[0].errors[0].code == "FAILED"
+    elif failure == "job":
+        assert bad.errors
+        assert not bad.actions
+    else:
+        assert isinstance(bad, MessageSendError)
+
+
+@pytest.mark.parametrize("future", [False, True], ids=["call", "future"])
+@pytest.mark.parametrize("failure", FAILURES)
+@pytest.mark.parametrize(FLAG_NAMES, FLAGS)
+def test_one_failure_among_many_with_each_combination_of_flags(
+    failure: str,
+    raise_job_errors: bool,
+    raise_action_errors: bool,
+    catch_transport_errors: bool,
+    future: bool,
+) -> None:
+    client = Client({"math": local_settings(Math), "broken": broken_settings()})
+    flags = {
+        "raise_job_errors": raise_job_errors,
+        "raise_action_errors": raise_action_errors,
+        "catch_transport_errors": catch_transport_errors,
+    }
+
+    def call() -> list[Any]:
+        if future:
+            return client.call_jobs_parallel_future(mixed_jobs(failure), **flags).result()
+        return client.call_jobs_parallel(mixed_jobs(failure), **flags)
+
+    error = expected_error(failure, **flags)
+    if error is not None:
+        with pytest.raises(error):
+            call()
+    else:
+        check_results_in_place(failure, call())
+
+
+@pytest.mark.parametrize("raise_action_errors", [True, False])
+def test_call_actions_parallel_with_one_failing_action_among_many(
+    client: Client, raise_action_errors: bool
+) -> None:
+    actions = [{"action": "square", "body": {"number": n}} for n in range(9)]
+    actions.insert(4, {"action": "fail"})
+    if raise_action_errors:
+        with pytest.raises(CallActionError) as caught:
+            list(client.call_actions_parallel("math", actions))
+        assert [a.action for a in caught.value.actions] == ["fail"]
+        return
+    results = list(client.call_actions_parallel("math", actions, raise_action_errors=False))
+    assert [bool(r.errors) for r in results] == [i == 4 for i in range(10)]
+
+
 # --- transports misbehaving --------------------------------------------------------------
 
 
@@ -368,8 +549,9 @@ def test_a_malformed_reply_is_a_typed_error() -> None:
     transport._state.responses.clear()
     request_id = next(iter(client._get_handler("math")._state().outstanding))
     transport.stale.append((request_id, {}, {"actions": [{"no_action_key": 1}]}))  # type: ignore[arg-type]
-    with pytest.raises(InvalidMessageError, match="Malformed response"):
+    with pytest.raises(InvalidMessageError, match="Malformed response") as caught:
         future.result()
+    assert caught.value.request_id == request_id
 
 
 def test_catch_transport_errors_returns_them_in_place() -> None:
@@ -470,9 +652,7 @@ def middleware_client() -> Client:
     )
 
 
-def test_client_middleware_sees_each_job_once_in_order() -> None:
-    client = middleware_client()
-    client.call_action("math", "echo")
+def assert_one_job_went_through_the_middleware_in_order() -> None:
     request_id = int(Counting.log[0].split()[-1])
     assert Counting.log == [
         f"outer send {request_id}",
@@ -480,6 +660,12 @@ def test_client_middleware_sees_each_job_once_in_order() -> None:
         f"inner receive {request_id}",
         f"outer receive {request_id}",
     ]
+
+
+def test_client_middleware_sees_each_job_once_in_order() -> None:
+    client = middleware_client()
+    client.call_action("math", "echo")
+    assert_one_job_went_through_the_middleware_in_order()
 
 
 @pytest.mark.parametrize(

@@ -44,13 +44,15 @@ class ListBooks(Action):
 class GetAuthors(Action):
     def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
         CALLS.append(("get_authors", list(request.body["ids"])))
-        return {"authors": {i: AUTHORS[i] for i in request.body["ids"] if i in AUTHORS}}
+        # Copies: the local transport hands the client these very objects to expand.
+        return {"authors": {i: dict(AUTHORS[i]) for i in request.body["ids"] if i in AUTHORS}}
 
 
 class GetPublishers(Action):
     def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
         CALLS.append(("get_publishers", list(request.body["ids"])))
-        return {"publishers": {i: PUBLISHERS[i] for i in request.body["ids"] if i in PUBLISHERS}}
+        found = {i: dict(PUBLISHERS[i]) for i in request.body["ids"] if i in PUBLISHERS}
+        return {"publishers": found}
 
 
 class Failing(Action):
@@ -207,6 +209,8 @@ def test_an_unknown_expansion_is_an_invalid_expansion_key(
 ) -> None:
     with pytest.raises(InvalidExpansionKey):
         client.call_action("books", "list_books", expansions=expansions)
+    # Checked before anything is sent: no request is left waiting for its reply.
+    assert list(client.get_all_responses("books")) == []
 
 
 def test_a_client_without_expansion_settings_rejects_expansions() -> None:

@@ -1,7 +1,8 @@
-"""An in-memory server transport for unit tests of the server's request loop.
+"""Transports for tests: an in-memory server transport for unit tests of the server's request
+loop, and local transports that misbehave as networked ones can.
 
-It is a real ``ServerTransport``: requests are queued by the test, responses collected, and
-the test can make it raise what a transport raises.
+They are real transports: requests are queued by the test, responses collected, and the test
+can make them raise what a transport raises.
 """
 
 from __future__ import annotations
@@ -9,9 +10,14 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from servicewire import MessageReceiveTimeout
-from servicewire.transport.base import ReceivedMessage, ServerTransport
-from servicewire.transport.local import LocalClientTransport
+from servicewire import MessageReceiveTimeout, MessageSendError
+from servicewire.transport.base import (
+    AsyncClientTransport,
+    ClientTransport,
+    ReceivedMessage,
+    ServerTransport,
+)
+from servicewire.transport.local import AsyncLocalClientTransport, LocalClientTransport
 
 
 class QueueServerTransport(ServerTransport):
@@ -83,3 +89,67 @@ class ReorderingLocalTransport(LocalClientTransport):
         if responses:
             return responses.pop() if self.newest_first else responses.popleft()
         raise MessageReceiveTimeout("no reply within the timeout")
+
+
+class AsyncTroubledLocalTransport(AsyncLocalClientTransport):
+    """The asyncio local transport, plus what a network can do to a client: stale replies
+    (``inject``) and receive errors (``fail_receives``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fail_receives: list[BaseException] = []
+
+    def inject(self, message: ReceivedMessage) -> None:
+        """Make ``message`` the next reply received."""
+        self._deliver([message])
+
+    async def receive_response_message(
+        self, receive_timeout_in_seconds: int | float | None = None
+    ) -> ReceivedMessage:
+        if self.fail_receives:
+            raise self.fail_receives.pop(0)
+        return await super().receive_response_message(receive_timeout_in_seconds)
+
+
+class TroubledLocalTransport(LocalClientTransport):
+    """A local transport whose asyncio twin is :class:`AsyncTroubledLocalTransport`."""
+
+    async_transport_class = "tests.support.transports:AsyncTroubledLocalTransport"
+
+
+class BrokenTransport(ClientTransport):
+    """A transport to a service that cannot be reached: every send fails."""
+
+    async_transport_class = "tests.support.transports:AsyncBrokenTransport"
+
+    def send_request_message(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        message_expiry_in_seconds: int | float | None = None,
+    ) -> None:
+        raise MessageSendError(f"{self.service_name} is unreachable")
+
+    def receive_response_message(
+        self, receive_timeout_in_seconds: int | float | None = None
+    ) -> ReceivedMessage:
+        raise MessageReceiveTimeout("nothing was sent")
+
+
+class AsyncBrokenTransport(AsyncClientTransport):
+    """The asyncio twin of :class:`BrokenTransport`."""
+
+    async def send_request_message(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        message_expiry_in_seconds: int | float | None = None,
+    ) -> None:
+        raise MessageSendError(f"{self.service_name} is unreachable")
+
+    async def receive_response_message(
+        self, receive_timeout_in_seconds: int | float | None = None
+    ) -> ReceivedMessage:
+        raise MessageReceiveTimeout("nothing was sent")

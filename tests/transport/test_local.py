@@ -1,7 +1,9 @@
-"""The local transport: a server inside the client, run in the caller's thread."""
+"""The local transport: a server inside the client, run in the caller's thread; and its
+asyncio twin, which runs the server in worker threads."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from typing import Any, ClassVar
 
@@ -12,10 +14,15 @@ from servicewire import (
     Client,
     EnrichedActionRequest,
     InvalidSettings,
+    MessageReceiveError,
     MessageReceiveTimeout,
     Server,
 )
-from servicewire.transport.local import LocalClientTransport, LocalServerTransport
+from servicewire.transport.local import (
+    AsyncLocalClientTransport,
+    LocalClientTransport,
+    LocalServerTransport,
+)
 
 LIFECYCLE: list[str] = []
 SETTINGS = {"extra_fields_to_redact": ["colour"]}
@@ -124,3 +131,148 @@ def test_the_server_side_placeholder_receives_nothing() -> None:
     placeholder = LocalServerTransport("lifecycle")
     with pytest.raises(MessageReceiveTimeout):
         placeholder.receive_request_message()
+
+
+# --- the asyncio twin ---------------------------------------------------------------------
+
+
+class Gated(Action):
+    """Runs until the test opens its gate (by the value in the request body)."""
+
+    gates: ClassVar[dict[str, threading.Event]] = {}
+    started: ClassVar[dict[str, threading.Event]] = {}
+
+    def run(self, request: EnrichedActionRequest) -> dict[str, Any]:
+        name = request.body["gate"]
+        self.started[name].set()
+        assert self.gates[name].wait(30), f"the test never opened gate {name}"
+        return {"gate": name, "thread": threading.get_ident()}
+
+
+class Fallible(Lifecycle):
+    action_class_map: ClassVar[dict[str, Any]] = {"who": WhoAmI, "gated": Gated}
+
+    def handle_request(self, request_id: int, meta: dict[str, Any], job_request: Any) -> None:
+        if job_request["actions"][0]["action"] == "crash":
+            raise RuntimeError("the server fell over")
+        super().handle_request(request_id, meta, job_request)
+
+
+def gates(*names: str) -> dict[str, threading.Event]:
+    Gated.gates = {name: threading.Event() for name in names}
+    Gated.started = {name: threading.Event() for name in names}
+    return Gated.gates
+
+
+def job(action: str, **body: Any) -> dict[str, Any]:
+    return {
+        "control": {"continue_on_error": False},
+        "context": {"correlation_id": "c", "switches": []},
+        "actions": [{"action": action, "body": body}],
+    }
+
+
+def test_the_local_transport_names_its_asyncio_twin() -> None:
+    from servicewire.settings import import_path
+
+    assert import_path(LocalClientTransport.async_transport_class or "") is (
+        AsyncLocalClientTransport
+    )
+
+
+def test_the_asyncio_twin_sets_up_once_and_tears_down_on_close() -> None:
+    async def main() -> None:
+        transport = AsyncLocalClientTransport("lifecycle", server_class=Lifecycle)
+        assert LIFECYCLE == ["setup"]
+        await transport.send_request_message(1, {}, job("who"))
+        assert (await transport.receive_response_message()).request_id == 1
+        await transport.aclose()
+        assert LIFECYCLE == ["setup", "teardown"]
+
+    LIFECYCLE.clear()
+    asyncio.run(main())
+
+
+def test_the_asyncio_twin_runs_the_server_in_a_worker_thread() -> None:
+    async def main() -> None:
+        transport = AsyncLocalClientTransport("lifecycle", server_class=Fallible)
+        gates("a")["a"].set()
+        await transport.send_request_message(1, {}, job("gated", gate="a"))
+        reply = await transport.receive_response_message()
+        assert reply.body is not None
+        assert reply.body["actions"][0]["body"]["thread"] != threading.get_ident()
+        await transport.aclose()
+
+    asyncio.run(main())
+
+
+def test_replies_come_as_jobs_finish_each_with_its_request_id() -> None:
+    async def main() -> None:
+        transport = AsyncLocalClientTransport("lifecycle", server_class=Fallible)
+        opened = gates("first", "second")
+        await transport.send_request_message(1, {}, job("gated", gate="first"))
+        await transport.send_request_message(2, {}, job("gated", gate="second"))
+        opened["second"].set()
+        second = await transport.receive_response_message()
+        opened["first"].set()
+        first = await transport.receive_response_message()
+        assert (second.request_id, first.request_id) == (2, 1)
+        assert second.body is not None
+        assert second.body["actions"][0]["body"]["gate"] == "second"
+        await transport.aclose()
+
+    asyncio.run(main())
+
+
+def test_the_asyncio_twin_times_out_while_the_server_works() -> None:
+    async def main() -> None:
+        transport = AsyncLocalClientTransport("lifecycle", server_class=Fallible)
+        opened = gates("slow")
+        await transport.send_request_message(1, {}, job("gated", gate="slow"))
+        with pytest.raises(MessageReceiveTimeout, match="'lifecycle'"):
+            await transport.receive_response_message(0.01)
+        opened["slow"].set()
+        assert (await transport.receive_response_message()).request_id == 1
+        await transport.aclose()
+
+    asyncio.run(main())
+
+
+def test_the_asyncio_twin_has_nothing_to_receive_when_idle() -> None:
+    async def main() -> None:
+        transport = AsyncLocalClientTransport("lifecycle", server_class=Lifecycle)
+        assert await transport.receive_response_message(0.01) == (None, None, None)
+        silent = {**job("who"), "control": {"continue_on_error": False, "suppress_response": True}}
+        await transport.send_request_message(1, {}, silent)
+        assert await transport.receive_response_message() == (None, None, None)
+        await transport.aclose()
+
+    asyncio.run(main())
+
+
+def test_a_server_failure_is_a_receive_error_naming_its_request() -> None:
+    async def main() -> None:
+        transport = AsyncLocalClientTransport("lifecycle", server_class=Fallible)
+        await transport.send_request_message(7, {}, job("crash"))
+        with pytest.raises(MessageReceiveError, match="request 7") as caught:
+            await transport.receive_response_message()
+        assert getattr(caught.value, "request_id", None) == 7
+        assert isinstance(caught.value.__cause__, RuntimeError)
+        await transport.aclose()
+
+    asyncio.run(main())
+
+
+def test_closing_waits_for_the_requests_the_server_is_handling() -> None:
+    async def main() -> None:
+        transport = AsyncLocalClientTransport("lifecycle", server_class=Fallible)
+        opened = gates("last")
+        await transport.send_request_message(1, {}, job("gated", gate="last"))
+        closing = asyncio.create_task(transport.aclose())
+        await asyncio.to_thread(Gated.started["last"].wait, 30)
+        assert not closing.done()
+        opened["last"].set()
+        await closing
+        assert LIFECYCLE[-1] == "teardown"
+
+    asyncio.run(main())

@@ -1,9 +1,17 @@
 """The client side: calling services."""
 
+from servicewire.client.aio import AsyncClient
 from servicewire.client.client import Client
 from servicewire.client.futures import FutureResponse
 from servicewire.client.handler import ServiceHandler
 from servicewire.client.middleware import ClientMiddleware
 from servicewire.client.settings import ClientSettings
 
-__all__ = ["Client", "ClientMiddleware", "ClientSettings", "FutureResponse", "ServiceHandler"]
+__all__ = [
+    "AsyncClient",
+    "Client",
+    "ClientMiddleware",
+    "ClientSettings",
+    "FutureResponse",
+    "ServiceHandler",
+]

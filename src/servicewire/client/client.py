@@ -2,30 +2,29 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar
 
-from servicewire.client.expander import ExpansionSettings, expansion_steps, plan_expansions
+from servicewire.client.base import (
+    ActionArgument,
+    BaseClient,
+    Expansions,
+    Switches,
+    first_action,
+)
+from servicewire.client.expander import expansion_steps
 from servicewire.client.futures import FutureResponse
 from servicewire.client.handler import ServiceHandler
 from servicewire.client.settings import ClientSettings
-from servicewire.errors import (
-    CallActionError,
-    CallJobError,
-    ImproperlyConfigured,
-    InvalidExpansionKey,
-    TransportError,
-)
+from servicewire.errors import TransportError
 from servicewire.types import (
     ActionRequest,
     ActionResponse,
     Body,
     Context,
     Control,
-    JobRequest,
     JobResponse,
 )
 
@@ -33,23 +32,8 @@ __all__ = ["Client"]
 
 T = TypeVar("T")
 
-ActionArgument = ActionRequest | Mapping[str, Any]
-Switches = Iterable[int] | None
-Expansions = Mapping[str, Sequence[str]] | None
 
-
-def new_correlation_id() -> str:
-    """A new random correlation id (32 hex digits, like a UUID's)."""
-    return os.urandom(16).hex()
-
-
-def _action_request(action: ActionArgument) -> ActionRequest:
-    if isinstance(action, ActionRequest):
-        return action
-    return ActionRequest(action=action["action"], body=action.get("body") or {})
-
-
-class Client:
+class Client(BaseClient):
     """Calls actions on services.
 
     ``config`` maps each service name to its settings (a :class:`ClientSettings` dict:
@@ -62,14 +46,7 @@ class Client:
     bounds the whole wait for the call's replies and sets how long requests live in queues.
     """
 
-    settings_class: ClassVar[type[ClientSettings]] = ClientSettings
     handler_class: ClassVar[type[ServiceHandler]] = ServiceHandler
-
-    CallActionError = CallActionError
-    CallJobError = CallJobError
-    JobError = CallJobError
-    ImproperlyConfigured = ImproperlyConfigured
-    InvalidExpansionKey = InvalidExpansionKey
 
     def __init__(
         self,
@@ -78,17 +55,9 @@ class Client:
         settings_class: type[ClientSettings] | None = None,
         context: Context | None = None,
     ) -> None:
-        settings_class = settings_class or self.settings_class
-        self.settings: dict[str, ClientSettings] = {
-            service_name: settings_class.from_dict(service_settings)
-            for service_name, service_settings in config.items()
-        }
-        self.context: Context = dict(context) if context else {}
+        super().__init__(config, expansion_config, settings_class, context)
         self.handlers: dict[str, ServiceHandler] = {}
         self._handlers_lock = threading.Lock()
-        self.expansion_settings = (
-            ExpansionSettings.from_dict(expansion_config) if expansion_config else None
-        )
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -99,74 +68,9 @@ class Client:
             pass
         with self._handlers_lock:
             if service_name not in self.handlers:
-                try:
-                    settings = self.settings[service_name]
-                except KeyError:
-                    configured = ", ".join(sorted(self.settings)) or "none"
-                    raise ImproperlyConfigured(
-                        f"Unrecognized service name {service_name!r} "
-                        f"(configured services: {configured})"
-                    ) from None
+                settings = self._settings_for(service_name)
                 self.handlers[service_name] = self.handler_class(service_name, settings)
             return self.handlers[service_name]
-
-    def _make_context(
-        self,
-        switches: Switches,
-        correlation_id: str | None,
-        context: Context | None,
-    ) -> Context:
-        merged = {**self.context, **context} if context else self.context.copy()
-        if correlation_id is not None:
-            merged["correlation_id"] = correlation_id
-        elif "correlation_id" not in merged:
-            merged["correlation_id"] = new_correlation_id()
-        # Switches given to the call, in the call's context and in the client's are all on.
-        base_switches = self.context.get("switches")
-        extra_switches = context.get("switches") if context else None
-        if switches or base_switches or extra_switches:
-            merged["switches"] = sorted(
-                {*(switches or ()), *(base_switches or ()), *(extra_switches or ())}
-            )
-        else:
-            merged["switches"] = []
-        return merged
-
-    def _make_job(
-        self,
-        actions: Iterable[ActionArgument],
-        switches: Switches,
-        correlation_id: str | None,
-        continue_on_error: bool,
-        context: Context | None,
-        control_extra: Control | None,
-        suppress_response: bool = False,
-        timeout: int | float | None = None,
-    ) -> JobRequest:
-        control: Control = {
-            "continue_on_error": continue_on_error,
-            "suppress_response": suppress_response,
-        }
-        if timeout:
-            control["timeout"] = timeout
-        if control_extra:
-            control.update(control_extra)
-        return JobRequest(
-            control=control,
-            context=self._make_context(switches, correlation_id, context),
-            actions=[_action_request(action) for action in actions],
-        )
-
-    @staticmethod
-    def _check_errors(
-        response: JobResponse, raise_job_errors: bool, raise_action_errors: bool
-    ) -> None:
-        if raise_job_errors and response.errors:
-            raise CallJobError(response.errors)
-        if raise_action_errors:
-            failed = [action for action in response.actions if action.errors]
-            if failed:
-                raise CallActionError(failed)
 
     def _expand(
         self,
@@ -184,23 +88,12 @@ class Client:
             calls = next(steps)
             while True:
                 results = self._call_jobs(
-                    [
-                        {
-                            "service_name": call.service,
-                            "actions": [{"action": call.action, "body": call.body}],
-                        }
-                        for call in calls
-                    ],
+                    self._expansion_jobs(calls),
                     None, False, False, True, timeout, switches, None, False, context, None,
                 )(timeout)  # fmt: skip
                 calls = steps.send(results)
         except StopIteration:
             return
-
-    def _expansion_settings(self) -> ExpansionSettings:
-        if self.expansion_settings is None:
-            raise InvalidExpansionKey("This client has no expansion_config")
-        return self.expansion_settings
 
     # --- sending and receiving ------------------------------------------------------------
 
@@ -229,6 +122,7 @@ class Client:
             control_extra,
             suppress_response,
             message_expiry_in_seconds,
+            self._caller(context, 1),
         )
         return handler.send_request(
             job, message_expiry_in_seconds, expect_response=not suppress_response
@@ -258,19 +152,14 @@ class Client:
         control_extra: Control | None = None,
     ) -> JobResponse:
         """Send one job of one or more actions and return its :class:`JobResponse`."""
-        return self._call_job(
-            service_name,
-            actions,
-            expansions,
-            raise_job_errors,
-            raise_action_errors,
-            timeout,
-            switches,
-            correlation_id,
-            continue_on_error,
-            context,
-            control_extra,
-        )(timeout)
+        handler, request_id = self._send_job(
+            service_name, actions, expansions, timeout, switches, correlation_id,
+            continue_on_error, context, control_extra,
+        )  # fmt: skip
+        return self._job_response(
+            handler, request_id, timeout, True, expansions, raise_job_errors,
+            raise_action_errors, timeout, switches, context,
+        )  # fmt: skip
 
     def call_actions_future(
         self,
@@ -287,23 +176,15 @@ class Client:
         control_extra: Control | None = None,
     ) -> FutureResponse[JobResponse]:
         """Like :meth:`call_actions`, but return at once with a future of the response."""
-        return self._future(
-            self._call_job(
-                service_name,
-                actions,
-                expansions,
-                raise_job_errors,
-                raise_action_errors,
-                timeout,
-                switches,
-                correlation_id,
-                continue_on_error,
-                context,
-                control_extra,
-                for_future=True,
-            ),
-            timeout,
-        )
+        handler, request_id = self._send_job(
+            service_name, actions, expansions, timeout, switches, correlation_id,
+            continue_on_error, context, control_extra,
+        )  # fmt: skip
+        get_job = self._later_job_response(
+            handler, request_id, expansions, raise_job_errors, raise_action_errors, timeout,
+            switches, context,
+        )  # fmt: skip
+        return self._future(get_job, timeout)
 
     def call_action(
         self,
@@ -324,20 +205,16 @@ class Client:
         With ``raise_job_errors=False``, a job that failed returns its list of job errors
         in place of the action response.
         """
-        response = self._call_job(
-            service_name,
-            (ActionRequest(action, body if body is not None else {}),),
-            expansions,
-            raise_job_errors,
-            raise_action_errors,
-            timeout,
-            switches,
-            correlation_id,
-            False,
-            context,
-            control_extra,
-        )(timeout)
-        return _first_action(response)
+        handler, request_id = self._send_job(
+            service_name, (ActionRequest(action, body if body is not None else {}),),
+            expansions, timeout, switches, correlation_id, False, context, control_extra,
+        )  # fmt: skip
+        return first_action(
+            self._job_response(
+                handler, request_id, timeout, True, expansions, raise_job_errors,
+                raise_action_errors, timeout, switches, context,
+            )
+        )  # fmt: skip
 
     def call_action_future(
         self,
@@ -354,64 +231,82 @@ class Client:
         control_extra: Control | None = None,
     ) -> FutureResponse[ActionResponse]:
         """Like :meth:`call_action`, but return at once with a future of the response."""
-        get_job = self._call_job(
-            service_name,
-            (ActionRequest(action, body if body is not None else {}),),
-            expansions,
-            raise_job_errors,
-            raise_action_errors,
-            timeout,
-            switches,
-            correlation_id,
-            False,
-            context,
-            control_extra,
-            for_future=True,
-        )
-        return self._future(lambda wait: _first_action(get_job(wait)), timeout)
+        handler, request_id = self._send_job(
+            service_name, (ActionRequest(action, body if body is not None else {}),),
+            expansions, timeout, switches, correlation_id, False, context, control_extra,
+        )  # fmt: skip
+        get_job = self._later_job_response(
+            handler, request_id, expansions, raise_job_errors, raise_action_errors, timeout,
+            switches, context,
+        )  # fmt: skip
+        return self._future(lambda wait: first_action(get_job(wait)), timeout)
 
-    def _call_job(
+    def _send_job(
         self,
         service_name: str,
         actions: Iterable[ActionArgument],
         expansions: Expansions,
-        raise_job_errors: bool,
-        raise_action_errors: bool,
         timeout: int | float | None,
         switches: Switches,
         correlation_id: str | None,
         continue_on_error: bool,
         context: Context | None,
         control_extra: Control | None,
-        *,
-        for_future: bool = False,
-    ) -> Callable[[float | None], JobResponse]:
-        """Send the job now; return the function that waits for and checks its response."""
+    ) -> tuple[ServiceHandler, int]:
+        """Build and send one job; return its handler and request id."""
+        if expansions:
+            self._check_expansions(expansions)
         handler = self._get_handler(service_name)
         job = self._make_job(
             actions, switches, correlation_id, continue_on_error, context, control_extra,
-            timeout=timeout,
+            timeout=timeout, caller=self._caller(context),
         )  # fmt: skip
-        request_id = handler.send_request(job, timeout)
+        return handler, handler.send_request(job, timeout)
+
+    def _job_response(
+        self,
+        handler: ServiceHandler,
+        request_id: int,
+        wait: float | None,
+        give_up_on_timeout: bool,
+        expansions: Expansions,
+        raise_job_errors: bool,
+        raise_action_errors: bool,
+        timeout: int | float | None,
+        switches: Switches,
+        context: Context | None,
+    ) -> JobResponse:
+        """Wait for the reply to one job (at most ``wait``), check it and expand it."""
+        response = handler.wait_for((request_id,), wait, give_up_on_timeout=give_up_on_timeout)[
+            request_id
+        ]
+        self._check_errors(response, raise_job_errors, raise_action_errors)
         if expansions:
-            self._check_expansions(expansions)
+            self._expand(response.actions, expansions, timeout, switches, context)
+        return response
+
+    def _later_job_response(
+        self,
+        handler: ServiceHandler,
+        request_id: int,
+        expansions: Expansions,
+        raise_job_errors: bool,
+        raise_action_errors: bool,
+        timeout: int | float | None,
+        switches: Switches,
+        context: Context | None,
+    ) -> Callable[[float | None], JobResponse]:
+        """The function a future calls to get the reply to one job (its request is forgotten
+        when the function is)."""
 
         def get_response(wait: float | None) -> JobResponse:
-            response = handler.wait_for((request_id,), wait, give_up_on_timeout=not for_future)[
-                request_id
-            ]
-            self._check_errors(response, raise_job_errors, raise_action_errors)
-            if expansions:
-                self._expand(response.actions, expansions, timeout, switches, context)
-            return response
+            return self._job_response(
+                handler, request_id, wait, False, expansions, raise_job_errors,
+                raise_action_errors, timeout, switches, context,
+            )  # fmt: skip
 
-        if for_future:
-            handler.forget_later(get_response, (request_id,))
+        handler.forget_later(get_response, (request_id,))
         return get_response
-
-    def _check_expansions(self, expansions: Expansions) -> None:
-        if expansions:
-            plan_expansions(self._expansion_settings(), expansions)
 
     @staticmethod
     def _future(
@@ -519,7 +414,7 @@ class Client:
         def get_actions(wait: float | None) -> Generator[Any, None, None]:
             # Wait here, not in the generator, so that errors surface from result().
             jobs = get_jobs(wait)
-            return (job if isinstance(job, Exception) else _first_action(job) for job in jobs)
+            return (job if isinstance(job, Exception) else first_action(job) for job in jobs)
 
         return self._future(get_actions, timeout)
 
@@ -542,17 +437,15 @@ class Client:
         """Send every job now; return the function that waits for and checks the responses."""
         if expansions:
             self._check_expansions(expansions)
-        # Every job shares one correlation id unless the caller's context says otherwise.
-        correlation_id = correlation_id or (context or {}).get("correlation_id")
-        if correlation_id is None and "correlation_id" not in self.context:
-            correlation_id = new_correlation_id()
+        correlation_id = self._shared_correlation_id(correlation_id, context)
+        caller = self._caller(context)
         sent: list[tuple[ServiceHandler, int] | Exception] = []
         for job in jobs:
             try:
                 handler = self._get_handler(job["service_name"])
                 job_request = self._make_job(
                     job["actions"], switches, correlation_id, continue_on_error, context,
-                    control_extra, timeout=timeout,
+                    control_extra, timeout=timeout, caller=caller,
                 )  # fmt: skip
                 sent.append((handler, handler.send_request(job_request, timeout)))
             except TransportError as error:
@@ -579,17 +472,9 @@ class Client:
                         raise
                     for request_id in request_ids:
                         received.setdefault((handler, request_id), error)
-            results: list[Any] = []
-            to_expand: list[ActionResponse] = []
-            for item in sent:
-                if isinstance(item, Exception):
-                    results.append(item)
-                    continue
-                outcome = received[item]
-                if isinstance(outcome, JobResponse):
-                    self._check_errors(outcome, raise_job_errors, raise_action_errors)
-                    to_expand.extend(outcome.actions)
-                results.append(outcome)
+            results, to_expand = self._job_results(
+                sent, received, raise_job_errors, raise_action_errors, catch_transport_errors
+            )
             if expansions:
                 self._expand(to_expand, expansions, timeout, switches, context)
             return results
@@ -603,10 +488,3 @@ class Client:
         """Close every service's transport."""
         for handler in self.handlers.values():
             handler.close()
-
-
-def _first_action(response: JobResponse) -> ActionResponse:
-    if response.errors:
-        # Only reachable with raise_job_errors=False: the job's errors stand in for the action.
-        return response.errors  # type: ignore[return-value]
-    return response.actions[0]

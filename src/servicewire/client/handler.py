@@ -8,17 +8,17 @@ import random
 import threading
 import time
 import weakref
-from collections.abc import Collection, Generator
+from collections.abc import Callable, Collection, Generator
 from typing import Any, NoReturn
 
 from servicewire._middleware import make_middleware_stack
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import InvalidMessageError, MessageReceiveError, MessageReceiveTimeout
 from servicewire.metrics import MetricName
-from servicewire.transport.base import ClientTransport
+from servicewire.transport.base import ClientTransport, ReceivedMessage
 from servicewire.types import JobRequest, JobResponse
 
-__all__ = ["CLIENT_PROTOCOL_VERSION", "ServiceHandler"]
+__all__ = ["CLIENT_PROTOCOL_VERSION", "BaseServiceHandler", "ServiceHandler"]
 
 CLIENT_PROTOCOL_VERSION = (1, 4, 9)
 """The PySOA protocol level servicewire clients speak, sent as ``meta["client_version"]``."""
@@ -42,7 +42,63 @@ class _ThreadState:
             self.received.pop(request_id, None)
 
 
-class ServiceHandler:
+class BaseServiceHandler:
+    """What the sync and asyncio handlers of a service share: its metrics recorder and
+    middleware, request ids, the reading of replies, and the wording of the errors and log
+    lines about them."""
+
+    def __init__(self, service_name: str, settings: ClientSettings) -> None:
+        self.service_name = service_name
+        self.settings = settings
+        self.metrics = settings.metrics.object(**settings.metrics.kwargs)
+        self.middleware = [
+            reference.object(**reference.kwargs) for reference in settings.middleware
+        ]
+        # Ids start at a random point so that two clients' ids rarely collide in logs.
+        self._request_ids = itertools.count(random.randint(1, 1000000))
+        self._metric_tags = {"service": service_name}
+        # Where the reply stack gets the next message; each kind of handler sets its own.
+        self._next_message: Callable[[int | float | None], ReceivedMessage]
+
+    def _receive_from_transport(
+        self, receive_timeout_in_seconds: int | float | None
+    ) -> tuple[int | None, JobResponse | None]:
+        """The base of the response middleware stack: the next reply, read."""
+        request_id, _meta, body = self._next_message(receive_timeout_in_seconds)
+        if request_id is None or body is None:
+            return None, None
+        try:
+            return request_id, JobResponse.from_dict(body)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            raise InvalidMessageError(
+                f"Malformed response {request_id} from service {self.service_name!r}: {error!r}",
+                request_id=request_id,
+            ) from error
+
+    def _log_dropped_reply(self, request_id: int) -> None:
+        if self.metrics.enabled:
+            self.metrics.counter(MetricName.CLIENT_RESPONSE_DROPPED, tags=self._metric_tags)
+        _logger.warning(
+            "Dropped a reply from service %r to request %s that nobody is waiting for "
+            "(it probably arrived after its caller timed out)",
+            self.service_name,
+            request_id,
+        )
+
+    def _timeout_error(self, request_ids: Collection[int]) -> MessageReceiveTimeout:
+        return MessageReceiveTimeout(
+            f"No reply from service {self.service_name!r} to request(s) {sorted(request_ids)} "
+            "within the timeout"
+        )
+
+    def _no_reply_error(self, request_ids: Collection[int]) -> MessageReceiveError:
+        return MessageReceiveError(
+            f"The transport to service {self.service_name!r} has no reply coming for "
+            f"request(s) {sorted(request_ids)}"
+        )
+
+
+class ServiceHandler(BaseServiceHandler):
     """Sends jobs to one service and matches the replies to them by request id.
 
     Each thread has its own set of requests in flight, so a client may be shared by threads.
@@ -51,16 +107,13 @@ class ServiceHandler:
     """
 
     def __init__(self, service_name: str, settings: ClientSettings) -> None:
-        self.service_name = service_name
-        self.settings = settings
-        self.metrics = settings.metrics.object(**settings.metrics.kwargs)
+        super().__init__(service_name, settings)
         transport_reference = settings.transport
         self.transport: ClientTransport = transport_reference.object(
             service_name, self.metrics, **transport_reference.kwargs
         )
-        self.middleware = [
-            reference.object(**reference.kwargs) for reference in settings.middleware
-        ]
+        # The transport's own method, so that receiving costs no extra call.
+        self._next_message = self.transport.receive_response_message
         self._send = make_middleware_stack(
             [middleware.request for middleware in self.middleware], self._send_to_transport
         )
@@ -68,10 +121,7 @@ class ServiceHandler:
             [middleware.response for middleware in self.middleware],
             self._receive_from_transport,
         )
-        # Ids start at a random point so that two clients' ids rarely collide in logs.
-        self._request_ids = itertools.count(random.randint(1, 1000000))
         self._local = threading.local()
-        self._metric_tags = {"service": service_name}
 
     def _state(self) -> _ThreadState:
         try:
@@ -90,21 +140,6 @@ class ServiceHandler:
         self.transport.send_request_message(
             request_id, meta, job_request.to_dict(), message_expiry_in_seconds
         )
-
-    def _receive_from_transport(
-        self, receive_timeout_in_seconds: int | float | None
-    ) -> tuple[int | None, JobResponse | None]:
-        request_id, _meta, body = self.transport.receive_response_message(
-            receive_timeout_in_seconds
-        )
-        if request_id is None or body is None:
-            return None, None
-        try:
-            return request_id, JobResponse.from_dict(body)
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            raise InvalidMessageError(
-                f"Malformed response {request_id} from service {self.service_name!r}: {error!r}"
-            ) from error
 
     def send_request(
         self,
@@ -166,10 +201,7 @@ class ServiceHandler:
                 self._time_out(state, missing, give_up_on_timeout)
             if received_id is None or response is None:
                 state.outstanding.difference_update(missing)
-                raise MessageReceiveError(
-                    f"The transport to service {self.service_name!r} has no reply coming for "
-                    f"request(s) {sorted(missing)}"
-                )
+                raise self._no_reply_error(missing)
             if received_id in missing:
                 missing.discard(received_id)
                 state.outstanding.discard(received_id)
@@ -178,14 +210,7 @@ class ServiceHandler:
                 state.outstanding.discard(received_id)
                 state.received[received_id] = response
             else:
-                if self.metrics.enabled:
-                    self.metrics.counter(MetricName.CLIENT_RESPONSE_DROPPED, tags=self._metric_tags)
-                _logger.warning(
-                    "Dropped a reply from service %r to request %s that nobody is waiting for "
-                    "(it probably arrived after its caller timed out)",
-                    self.service_name,
-                    received_id,
-                )
+                self._log_dropped_reply(received_id)
         return results
 
     def _timed_receive(
@@ -204,10 +229,7 @@ class ServiceHandler:
             self.metrics.counter(MetricName.CLIENT_RESPONSE_TIMEOUT, tags=self._metric_tags)
         if give_up:
             state.outstanding.difference_update(missing)
-        raise MessageReceiveTimeout(
-            f"No reply from service {self.service_name!r} to request(s) {sorted(missing)} "
-            "within the timeout"
-        )
+        raise self._timeout_error(missing)
 
     def forget_later(self, owner: object, request_ids: Collection[int]) -> None:
         """When ``owner`` is garbage-collected, stop waiting for ``request_ids``.

@@ -25,6 +25,12 @@ class ClientMiddleware:
     signature. Every job passes once through ``request`` when sent and once through
     ``response`` when its reply is received, whatever call style sent it; the first
     configured middleware is outermost.
+
+    The same middleware serve the asyncio client, as plain (not async) wrappers that must not
+    block: there, the whole ``request`` stack runs before the send to the transport is
+    awaited, with what the innermost wrapper passes on, so send errors do not pass through it;
+    the ``response`` stack runs in the task that reads the service's replies, once per reply
+    or receive error, with ``timeout`` ``None`` (see ``docs/client-guide.md``).
     """
 
     settings_schema: ClassVar[type[BaseModel] | None] = None

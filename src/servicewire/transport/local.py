@@ -5,27 +5,35 @@ for each request, runs it through the server's real request path (validation, mi
 logging) before the send returns. Nothing is serialized: the server sees the client's
 objects, and the caller gets the action's. Useful for tests and for running a service as a
 library.
+
+``AsyncLocalClientTransport``, its asyncio twin (what ``AsyncClient`` uses for a service
+configured with ``LocalClientTransport``), runs each request through the same server in a
+worker thread, so that actions never block the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import deque
+from collections.abc import Iterable
+from functools import partial
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from servicewire.errors import ImproperlyConfigured, MessageReceiveTimeout
+from servicewire.errors import ImproperlyConfigured, MessageReceiveError, MessageReceiveTimeout
 from servicewire.metrics import MetricsRecorder
 from servicewire.settings import import_path
 from servicewire.transport.base import (
     _NO_METRICS,
+    AsyncClientTransport,
     ClientTransport,
     ReceivedMessage,
     ServerTransport,
 )
 
-__all__ = ["LocalClientTransport", "LocalServerTransport"]
+__all__ = ["AsyncLocalClientTransport", "LocalClientTransport", "LocalServerTransport"]
 
 
 class LocalTransportSettings(BaseModel):
@@ -64,6 +72,9 @@ class LocalClientTransport(ClientTransport, ServerTransport):
     """
 
     settings_schema: ClassVar[type[BaseModel] | None] = LocalTransportSettings
+    async_transport_class: ClassVar[str | None] = (
+        "servicewire.transport.local:AsyncLocalClientTransport"
+    )
 
     def __init__(
         self,
@@ -128,6 +139,129 @@ class LocalClientTransport(ClientTransport, ServerTransport):
 
     def close(self) -> None:
         self.server.teardown()
+
+
+class _LocalServerFailure(MessageReceiveError):
+    """The in-process server raised while handling a request: only that request's call
+    fails (the asyncio client routes errors by their ``request_id``)."""
+
+    def __init__(self, message: str, request_id: int) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class AsyncLocalClientTransport(AsyncClientTransport):
+    """The asyncio twin of :class:`LocalClientTransport`, with the same settings.
+
+    Sending a request starts its handling by the in-process server in a worker thread
+    (:func:`asyncio.to_thread`) and returns at once, as a network send would; the replies are
+    received as their jobs finish, each with its request id, so concurrent calls run
+    concurrently (up to the size of the event loop's default executor). If the server raises
+    while handling a request, receiving its reply raises ``MessageReceiveError`` (carrying
+    the request id and the server's exception as its cause).
+
+    The server is built, and its ``setup()`` run, when the transport is made; :meth:`aclose`
+    waits for the requests the server is still handling, then runs its ``teardown()``.
+    """
+
+    settings_schema: ClassVar[type[BaseModel] | None] = LocalTransportSettings
+
+    def __init__(
+        self,
+        service_name: str,
+        metrics: MetricsRecorder = _NO_METRICS,
+        server_class: str | type | None = None,
+        server_settings: str | dict[str, Any] | BaseModel | None = None,
+    ) -> None:
+        super().__init__(service_name, metrics)
+        # The sync transport's per-thread slots keep each worker thread's request and reply
+        # apart; this class only moves them between the threads and the event loop.
+        self._in_process = LocalClientTransport(
+            service_name, metrics, server_class=server_class, server_settings=server_settings
+        )
+        self.server = self._in_process.server
+        self._replies: deque[ReceivedMessage | _LocalServerFailure] = deque()
+        self._in_flight: set[asyncio.Future[list[ReceivedMessage]]] = set()
+        self._replies_changed = asyncio.Event()
+
+    async def send_request_message(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        message_expiry_in_seconds: int | float | None = None,
+    ) -> None:
+        """Start handling the request in a worker thread; return without waiting for it."""
+        handling = asyncio.ensure_future(
+            asyncio.to_thread(self._handle, request_id, meta, body, message_expiry_in_seconds)
+        )
+        self._in_flight.add(handling)
+        handling.add_done_callback(partial(self._handled, request_id))
+
+    def _handle(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        message_expiry_in_seconds: int | float | None,
+    ) -> list[ReceivedMessage]:
+        """In a worker thread: run the request through the server, return its replies."""
+        self._in_process.send_request_message(request_id, meta, body, message_expiry_in_seconds)
+        replies = []
+        while (reply := self._in_process.receive_response_message()).request_id is not None:
+            replies.append(reply)
+        return replies
+
+    def _handled(self, request_id: int, handling: asyncio.Future[list[ReceivedMessage]]) -> None:
+        self._in_flight.discard(handling)
+        if handling.cancelled():
+            return
+        error = handling.exception()
+        if error is None:
+            self._deliver(handling.result())
+        else:
+            failure = _LocalServerFailure(
+                f"The in-process server of service {self.service_name!r} failed while "
+                f"handling request {request_id}: {error!r}",
+                request_id,
+            )
+            failure.__cause__ = error
+            self._deliver([failure])
+
+    def _deliver(self, replies: Iterable[ReceivedMessage | _LocalServerFailure]) -> None:
+        self._replies.extend(replies)
+        self._replies_changed.set()
+
+    async def receive_response_message(
+        self, receive_timeout_in_seconds: int | float | None = None
+    ) -> ReceivedMessage:
+        """Wait for the next reply (without a timeout, for as long as the server works);
+        ``(None, None, None)`` if no request is being handled and no reply is waiting."""
+        loop = asyncio.get_running_loop()
+        deadline = (
+            None if receive_timeout_in_seconds is None else loop.time() + receive_timeout_in_seconds
+        )
+        while not self._replies:
+            if not self._in_flight:
+                return ReceivedMessage(None, None, None)
+            self._replies_changed.clear()
+            remaining = None if deadline is None else max(0.0, deadline - loop.time())
+            try:
+                await asyncio.wait_for(self._replies_changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                raise MessageReceiveTimeout(
+                    f"No reply from the in-process server of service {self.service_name!r} "
+                    f"within {receive_timeout_in_seconds} seconds"
+                ) from None
+        reply = self._replies.popleft()
+        if isinstance(reply, _LocalServerFailure):
+            raise reply
+        return reply
+
+    async def aclose(self) -> None:
+        if self._in_flight:
+            await asyncio.wait(list(self._in_flight))
+        await asyncio.to_thread(self._in_process.close)
 
 
 class LocalServerTransport(ServerTransport):
