@@ -76,30 +76,30 @@ DEFAULT_LOGGING: dict[str, Any] = {
 """The logging configuration a server process applies when its settings give none."""
 
 
-DEFAULT_SERVER_TRANSPORT = "servicewire.transport.sql:SqlServerTransport"
-"""The transport of a server configured without one: the SQL transport, whose default
-database is a SQLite file shared by the processes of one user (see
-``servicewire.transport.sql.default_database_url``)."""
-
-
 def _noop_metrics() -> ClassReference:
     return ClassReference(path=NoOpMetricsRecorder)
-
-
-def _default_transport() -> ClassReference:
-    return ClassReference(path=DEFAULT_SERVER_TRANSPORT)
 
 
 def _default_coroutine_middleware() -> list[ClassReference]:
     return [ClassReference(path=DefaultCoroutineMiddleware)]
 
 
+DEFAULT_SERVER_TRANSPORT = "servicewire.transport.sql:SqlServerTransport"
+"""The transport of a server configured without one: the SQL transport, whose default
+database is a SQLite file shared by the processes of one user (see
+``servicewire.transport.sql.default_database_url``)."""
+
+
+def _default_transport() -> ClassReference:
+    return ClassReference(path=DEFAULT_SERVER_TRANSPORT)
+
+
 class ServerSettings(Settings):
     """Settings of a server, given as a plain dict.
 
     ``transport`` defaults to :data:`DEFAULT_SERVER_TRANSPORT` (``None``: no transport, for a
-    server only used in-process). ``logging``, when given,
-    replaces :data:`DEFAULT_LOGGING` entirely (it is not merged).
+    server only used in-process). ``logging``, when given, replaces :data:`DEFAULT_LOGGING`
+    entirely (it is not merged).
     Successful requests are logged at ``request_log_success_level`` (default ``DEBUG``) and
     failed ones at ``request_log_error_level`` (default ``INFO``).
     """

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
+    ClauseElement,
     Connection,
     Delete,
     Double,
-    Executable,
     bindparam,
     delete,
     func,
@@ -18,6 +18,7 @@ from sqlalchemy import (
 
 from servicewire.transport.sql.database import Database
 from servicewire.transport.sql.envelope import caller_key
+from servicewire.transport.sql.prepared import Prepared
 
 __all__ = ["Replies", "ReplyRow"]
 
@@ -44,16 +45,19 @@ class Replies:
         )
         self.insert = write
         """The bare ``INSERT`` (for statements that write a reply among other things)."""
-        self.write: Executable = write
+        notifying: ClauseElement = write
         if database.is_postgresql:
             written = write.returning(table.c.id).cte("written_reply")
-            self.write = select(
+            notifying = select(
                 func.pg_notify(bindparam("channel"), bindparam("caller"))
             ).select_from(written)
-        self._peek = select(table.c.id).where(table.c.reply_to == bindparam("caller")).limit(1)
-        self._take = (
+        dialect = database.engine.dialect
+        self._write = Prepared(notifying, dialect)
+        mine = table.c.reply_to == bindparam("caller")
+        self._peek = Prepared(select(table.c.id).where(mine).limit(1), dialect)
+        take = (
             delete(table)
-            .where(table.c.reply_to == bindparam("caller"))
+            .where(mine)
             .returning(
                 table.c.id,
                 table.c.request_id,
@@ -61,6 +65,7 @@ class Replies:
                 (table.c.expires_at < now).label("expired"),
             )
         )
+        self._take = Prepared(take, dialect)
         self._purge: Delete = delete(table).where(table.c.expires_at < now)
 
     def parameters(
@@ -80,18 +85,20 @@ class Replies:
     def put(
         self, connection: Connection, reply_to: str, request_id: int, payload: bytes, ttl: float
     ) -> None:
-        connection.execute(self.write, self.parameters(reply_to, request_id, payload, ttl))
+        self.put_with(connection, self.parameters(reply_to, request_id, payload, ttl))
+
+    def put_with(self, connection: Connection, parameters: dict[str, Any]) -> None:
+        """Write a reply given by :meth:`parameters`."""
+        self._write.all(connection, parameters)
 
     def take_all(self, connection: Connection, reply_to: str) -> list[ReplyRow]:
         """Remove and return every reply waiting for ``reply_to``, oldest first."""
-        if (
-            not self.database.is_postgresql
-            and connection.execute(self._peek, {"caller": reply_to}).first() is None
-        ):
+        parameters = {"caller": reply_to}
+        if not self.database.is_postgresql and self._peek.first(connection, parameters) is None:
             # On SQLite a read takes no lock; only write when there is something to take.
             return []
-        rows = connection.execute(self._take, {"caller": reply_to}).all()
-        replies = [ReplyRow(row[0], row[1], row[2], bool(row[3])) for row in rows]
+        rows = self._take.all(connection, parameters)
+        replies = [ReplyRow(row[0], row[1], bytes(row[2]), bool(row[3])) for row in rows]
         replies.sort()
         return replies
 

@@ -84,6 +84,9 @@ class SqlServerTransport(ServerTransport):
             self.settings.visibility_timeout_in_seconds / 3, self.description
         )
         self._next_purge = 0.0
+        # The request taken when the previous one was finished (PostgreSQL), not yet handed
+        # to the server.
+        self._prefetched: TakenMessage | None = None
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -160,7 +163,10 @@ class SqlServerTransport(ServerTransport):
 
     def _receive_once(self) -> ReceivedMessage | None:
         while True:
-            if self._cursor is not None:
+            if self._prefetched is not None:
+                message: TakenMessage | None = self._prefetched
+                self._prefetched = None
+            elif self._cursor is not None:
                 message = self._take_fan_out()
             elif self._acknowledged:
                 message = self._run(self._claim)
@@ -287,7 +293,7 @@ class SqlServerTransport(ServerTransport):
             with database.transaction(connection):
                 bury(connection, database, self.service_name, None, message, error)
                 if self._acknowledged:
-                    connection.execute(queue.delete, {"row_id": message.row_id})
+                    queue.remove(connection, message.row_id)
 
         self._run(move)
         self._count("sql.request.dead_lettered")
@@ -301,7 +307,7 @@ class SqlServerTransport(ServerTransport):
 
     def _drop_expired(self, message: TakenMessage) -> None:
         if self._acknowledged:
-            self._run(lambda c: c.execute(self._queue.delete, {"row_id": message.row_id}))
+            self._run(lambda c: self._queue.remove(c, message.row_id))
         self._log_expired(message)
 
     def _log_expired(self, message: TakenMessage) -> None:
@@ -349,7 +355,7 @@ class SqlServerTransport(ServerTransport):
             claim.reply = reply
             return
         self._open()
-        self._run(lambda connection: connection.execute(self._replies.write, reply))
+        self._run(lambda connection: self._replies.put_with(connection, reply))
 
     def complete_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
         """Acknowledge a request the server is done with: delete it and write its reply
@@ -362,7 +368,10 @@ class SqlServerTransport(ServerTransport):
             self._finish_fan_out(self._cursor, claim)
         elif self._acknowledged:
             queue, row_id, reply = self._queue, claim.message.row_id, claim.reply
-            self._run(lambda connection: queue.finish(connection, row_id, reply))
+            lease = self.settings.visibility_timeout_in_seconds
+            self._prefetched = self._run(
+                lambda connection: queue.finish(connection, row_id, reply, self.worker_id, lease)
+            )
 
     def _finish_fan_out(self, cursor: FanOutCursor, claim: _Claim) -> None:
         message = claim.message
@@ -443,6 +452,25 @@ class SqlServerTransport(ServerTransport):
             _logger.warning("%s could not purge old rows: %s", self.description, error)
 
     def close(self) -> None:
+        """Stop: give back a request taken but not started, stop renewing leases, stop
+        listening."""
+        prefetched, self._prefetched = self._prefetched, None
+        if prefetched is not None:
+            queue = self._queue
+            try:
+                self._run(
+                    lambda c: queue.release(
+                        c, prefetched.row_id, self.worker_id, prefetched.attempts
+                    )
+                )
+            except DBAPIError as error:
+                _logger.warning(
+                    "%s could not give back request %s (it is delivered again after the "
+                    "visibility timeout): %s",
+                    self.description,
+                    prefetched.request_id,
+                    error,
+                )
         self._lease_keeper.close()
         if self._database is not None and self._listener is not None:
             self._listener.close()

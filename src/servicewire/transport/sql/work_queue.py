@@ -11,13 +11,13 @@ the row becomes visible again and is taken by another server.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    ClauseElement,
     Connection,
     Double,
-    Executable,
     Integer,
     LargeBinary,
     String,
@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 
 from servicewire.transport.sql.database import Database
+from servicewire.transport.sql.prepared import Prepared
 from servicewire.transport.sql.replies import Replies
 from servicewire.transport.sql.schema import TakenMessage
 
@@ -73,13 +74,13 @@ class WorkQueue:
             "service", "request_id", "reply_to", "payload",
             "enqueued_at", "expires_at", "visible_at", "attempts",
         ]  # fmt: skip
-        self._enqueue = self._notifying(insert(table).from_select(columns, row))
-        self._enqueue_bounded = self._notifying(
+        enqueue = self._notifying(insert(table).from_select(columns, row))
+        enqueue_bounded = self._notifying(
             insert(table).from_select(columns, row.where(waiting < bindparam("capacity")))
         )
 
         visible = (c.service == bindparam("queue")) & (c.visible_at <= now)
-        self._peek = select(c.id).where(visible).limit(1)
+        peek = select(c.id).where(visible).limit(1)
         candidate = select(c.id).where(visible).order_by(c.id).limit(1)
         if database.is_postgresql:
             candidate = candidate.with_for_update(skip_locked=True)
@@ -87,7 +88,7 @@ class WorkQueue:
             c.id, c.request_id, c.reply_to, c.payload, c.attempts, c.enqueued_at,
             (c.expires_at < now).label("expired"),
         )  # fmt: skip
-        self._claim = (
+        claim = (
             update(table)
             .where(c.id == candidate.scalar_subquery())
             .values(
@@ -97,29 +98,67 @@ class WorkQueue:
             )
             .returning(*taken_columns)
         )
-        self._take = (
-            delete(table).where(c.id == candidate.scalar_subquery()).returning(*taken_columns)
-        )
+        take = delete(table).where(c.id == candidate.scalar_subquery()).returning(*taken_columns)
         lease_holder = (
             (c.id == bindparam("row_id"))
             & (c.taken_by == bindparam("holder"))
             & (c.attempts == bindparam("attempt"))
         )
-        self._renew = (
+        renew = (
             update(table)
             .where(lease_holder)
             .values(visible_at=now + bindparam("lease", type_=Double()))
         )
-        self.delete = delete(table).where(c.id == bindparam("row_id"))
-        """Delete one request row (parameter ``row_id``)."""
-        self._finish_with_reply: Executable | None = None
+        remove = delete(table).where(c.id == bindparam("row_id"))
+        dialect = database.engine.dialect
+        self._enqueue = Prepared(enqueue, dialect)
+        self._enqueue_bounded = Prepared(enqueue_bounded, dialect)
+        self._peek = Prepared(peek, dialect)
+        self._claim = Prepared(claim, dialect)
+        self._take = Prepared(take, dialect)
+        self._renew = Prepared(renew, dialect)
+        self._remove = Prepared(remove, dialect)
+        release = (
+            update(table)
+            .where(lease_holder)
+            .values(visible_at=now, attempts=c.attempts - 1, taken_by=None)
+        )
+        self._release = Prepared(release, dialect)
+        self._finish_and_claim: Prepared | None = None
+        self._finish_with_reply_and_claim: Prepared | None = None
         if database.is_postgresql:
-            done = self.delete.cte("finished_request")
-            written = replies.insert.returning(database.tables.replies.c.id).cte("reply")
-            self._finish_with_reply = (
-                select(func.pg_notify(bindparam("channel"), bindparam("caller")))
-                .select_from(written)
-                .add_cte(done)
+            # One statement finishes a request, writes (and notifies) its reply, and takes
+            # the next request: one round trip per request while there is work.
+            done = remove.cte("finished_request")
+            notified = select(func.pg_notify(bindparam("channel"), bindparam("caller")))
+            reply_row = select(
+                bindparam("caller", type_=String()),
+                bindparam("request", type_=BigInteger()),
+                bindparam("data", type_=LargeBinary()),
+                now + bindparam("ttl", type_=Double()),
+            ).select_from(notified.subquery("notified"))
+            reply_columns = ["reply_to", "request_id", "payload", "expires_at"]
+            written = insert(database.tables.replies).from_select(reply_columns, reply_row)
+            following = (
+                select(c.id)
+                .where(visible, c.id != bindparam("row_id"))
+                .order_by(c.id)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+            claim_following = (
+                update(table)
+                .where(c.id == following.scalar_subquery())
+                .values(
+                    attempts=c.attempts + 1,
+                    visible_at=now + bindparam("lease", type_=Double()),
+                    taken_by=bindparam("holder"),
+                )
+                .returning(*taken_columns)
+            )
+            self._finish_and_claim = Prepared(claim_following.add_cte(done), dialect)
+            self._finish_with_reply_and_claim = Prepared(
+                claim_following.add_cte(done).add_cte(written.cte("reply")), dialect
             )
         self._purge = (
             delete(table)
@@ -127,9 +166,9 @@ class WorkQueue:
             .returning(c.request_id)
         )
 
-    def _notifying(self, statement: Any) -> Executable:
+    def _notifying(self, statement: Any) -> ClauseElement:
         if not self.database.is_postgresql:
-            return statement  # type: ignore[no-any-return]
+            return cast(ClauseElement, statement)
         written = statement.returning(self.database.tables.requests.c.id).cte("queued")
         return select(written.c.id, func.pg_notify(bindparam("channel"), "")).select_from(written)
 
@@ -153,54 +192,91 @@ class WorkQueue:
         }
         if capacity:
             parameters["capacity"] = capacity
-            result = connection.execute(self._enqueue_bounded, parameters)
+            statement = self._enqueue_bounded
         else:
-            result = connection.execute(self._enqueue, parameters)
+            statement = self._enqueue
         if self.database.is_postgresql:
-            return result.first() is not None
-        return result.rowcount == 1
+            return statement.first(connection, parameters) is not None
+        return statement.rowcount(connection, parameters) == 1
+
+    def _visible(self, connection: Connection) -> bool:
+        # On SQLite a read takes no lock: look before writing, and write only for work.
+        return self.database.is_postgresql or (
+            self._peek.first(connection, {"queue": self.service}) is not None
+        )
 
     def claim(self, connection: Connection, worker: str, lease: float) -> TakenMessage | None:
         """Take the oldest visible request under a lease of ``lease`` seconds."""
-        if not self.database.is_postgresql and (
-            connection.execute(self._peek, {"queue": self.service}).first() is None
-        ):
-            return None  # a read takes no lock on SQLite: write only when there is work
-        row = connection.execute(
-            self._claim, {"queue": self.service, "holder": worker, "lease": lease}
-        ).first()
-        return None if row is None else TakenMessage(*row)
+        if not self._visible(connection):
+            return None
+        parameters = {"queue": self.service, "holder": worker, "lease": lease}
+        row = self._claim.first(connection, parameters)
+        return None if row is None else _taken(row, attempts=row[4])
 
     def take(self, connection: Connection) -> TakenMessage | None:
         """Remove and return the oldest visible request (at-most-once delivery)."""
-        if not self.database.is_postgresql and (
-            connection.execute(self._peek, {"queue": self.service}).first() is None
-        ):
+        if not self._visible(connection):
             return None
-        row = connection.execute(self._take, {"queue": self.service}).first()
-        if row is None:
-            return None
-        return TakenMessage(row[0], row[1], row[2], row[3], row[4] + 1, row[5], bool(row[6]))
+        row = self._take.first(connection, {"queue": self.service})
+        return None if row is None else _taken(row, attempts=row[4] + 1)
 
     def renew(
         self, connection: Connection, row_id: int, worker: str, attempts: int, lease: float
     ) -> bool:
         """Extend a lease this worker still holds; ``False`` if it no longer does."""
         parameters = {"row_id": row_id, "holder": worker, "attempt": attempts, "lease": lease}
-        return connection.execute(self._renew, parameters).rowcount == 1
+        return self._renew.rowcount(connection, parameters) == 1
 
-    def finish(self, connection: Connection, row_id: int, reply: dict[str, Any] | None) -> None:
-        """Delete a finished request and write its reply (``Replies.parameters``), at once."""
+    def remove(self, connection: Connection, row_id: int) -> None:
+        """Delete one request."""
+        self._remove.rowcount(connection, {"row_id": row_id})
+
+    def release(self, connection: Connection, row_id: int, worker: str, attempts: int) -> None:
+        """Give back a request this worker took but did not start: visible at once, the
+        take not counted as a delivery."""
+        parameters = {"row_id": row_id, "holder": worker, "attempt": attempts}
+        self._release.rowcount(connection, parameters)
+
+    def finish(
+        self,
+        connection: Connection,
+        row_id: int,
+        reply: dict[str, Any] | None,
+        worker: str,
+        lease: float,
+    ) -> TakenMessage | None:
+        """Delete a finished request and write its reply (``Replies.parameters``), at once.
+
+        On PostgreSQL the same statement takes the next request (as :meth:`claim` would)
+        and returns it; on SQLite, where a statement costs no round trip, it returns
+        ``None``.
+        """
+        if self._finish_and_claim is not None and self._finish_with_reply_and_claim is not None:
+            parameters: dict[str, Any] = {
+                "row_id": row_id, "queue": self.service, "holder": worker, "lease": lease,
+            }  # fmt: skip
+            statement = self._finish_and_claim
+            if reply is not None:
+                parameters.update(reply)
+                statement = self._finish_with_reply_and_claim
+            row = statement.first(connection, parameters)
+            return None if row is None else _taken(row, attempts=row[4])
         if reply is None:
-            connection.execute(self.delete, {"row_id": row_id})
-        elif self._finish_with_reply is not None:
-            connection.execute(self._finish_with_reply, {**reply, "row_id": row_id})
+            self.remove(connection, row_id)
         else:
             with self.database.transaction(connection):
-                connection.execute(self.replies.write, reply)
-                connection.execute(self.delete, {"row_id": row_id})
+                self.replies.put_with(connection, reply)
+                self.remove(connection, row_id)
+        return None
 
     def purge_expired(self, connection: Connection) -> list[int]:
         """Delete expired requests nobody holds; return their request ids."""
         rows = connection.execute(self._purge, {"queue": self.service}).all()
         return [row[0] for row in rows]
+
+
+def _taken(row: Any, attempts: int) -> TakenMessage:
+    row_id, request_id, reply_to, payload, _attempts, enqueued_at, expired = row
+    return TakenMessage(
+        row_id, request_id, reply_to, bytes(payload), attempts, enqueued_at, bool(expired)
+    )
