@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from servicewire import InvalidSettings
 from servicewire.transport.sql.database import open_database
+from servicewire.transport.sql.wakeup import new_listener
 from tests.transport.sql.conftest import SqlDatabase
 
 
@@ -97,3 +98,19 @@ def test_forked_child_uses_connections_of_its_own(database: SqlDatabase) -> None
     assert child.exitcode == 0
     assert results.get(timeout=5) == 42
     assert opened.run(lambda c: c.execute(text("SELECT 2")).scalar()) == 2
+
+
+def test_listening_connection_gets_the_engines_connect_args(postgres_url: str) -> None:
+    database = open_database(
+        postgres_url,
+        "listen_",
+        engine_kwargs={"connect_args": {"application_name": "servicewire-listener-test"}},
+    )
+    listener = new_listener(database, ["listen_test"], "the test channel")
+    assert listener is not None
+
+    listener.token()
+
+    connection = listener._connection
+    assert connection.info.parameter_status("application_name") == "servicewire-listener-test"
+    listener.close()

@@ -88,12 +88,18 @@ def test_failing_message_is_retried_then_dead_lettered_never_skipped(
     assert scene.handled() == ["0", "1", "1", "1", "2"]
 
 
-def test_a_message_dead_for_one_consumer_is_delivered_to_the_others(scene: Scene) -> None:
+def _fails_for_audit_only(scene: Scene) -> tuple[RecordingServer, RecordingServer]:
+    """Publish a message that fails (and dies) for the consumer audit, not for mailer."""
     scene.trouble.touch()
     audit, mailer = scene.consumer("audit", max_attempts=1), scene.consumer("mailer")
     scene.publish("fail", 1)
     drive(audit, 1)
     scene.trouble.unlink()
+    return audit, mailer
+
+
+def test_a_message_dead_for_one_consumer_is_delivered_to_the_others(scene: Scene) -> None:
+    _audit, mailer = _fails_for_audit_only(scene)
 
     drive(mailer, 1)
 
@@ -102,11 +108,7 @@ def test_a_message_dead_for_one_consumer_is_delivered_to_the_others(scene: Scene
 
 
 def test_requeued_dead_letter_goes_to_its_consumer_only(scene: Scene) -> None:
-    scene.trouble.touch()
-    audit, mailer = scene.consumer("audit", max_attempts=1), scene.consumer("mailer")
-    scene.publish("fail", 1)
-    drive(audit, 1)
-    scene.trouble.unlink()
+    audit, mailer = _fails_for_audit_only(scene)
     drive(mailer, 1)
 
     assert scene.dead_letters.requeue(scene.dead_letters.list()) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import logging
+import multiprocessing
 import threading
 from pathlib import Path
 from typing import Any
@@ -259,6 +260,29 @@ def test_request_never_finished_becomes_a_dead_letter_and_can_be_requeued(
 
     assert client.receive_response_message(5).request_id == 4
     assert dead_letters.list() == []
+
+
+def _receive_in_child(transport: SqlServerTransport, results: Any) -> None:
+    transport.receive_request_message()
+    results.put(transport.worker_id)
+
+
+def test_server_built_before_a_fork_takes_leases_under_its_own_name(
+    database: SqlDatabase,
+) -> None:
+    SqlClientTransport("recorder", **database.kwargs()).send_request_message(1, {}, JOB)
+    transport = SqlServerTransport("recorder", **database.kwargs())
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+
+    child = context.Process(target=_receive_in_child, args=(transport, results))
+    child.start()
+    child.join(timeout=30)
+
+    worker_id = results.get(timeout=5)
+    assert f":{child.pid}:" in worker_id
+    (taken_by,) = database.execute(select(database.tables.requests.c.taken_by))[0]
+    assert taken_by == worker_id
 
 
 def test_lease_is_renewed_while_a_long_job_runs(database: SqlDatabase) -> None:

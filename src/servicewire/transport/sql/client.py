@@ -20,7 +20,7 @@ from servicewire.errors import (
 )
 from servicewire.metrics import MetricsRecorder
 from servicewire.transport.base import _NO_METRICS, ClientTransport, ReceivedMessage
-from servicewire.transport.sql.database import Database, open_database
+from servicewire.transport.sql.database import Database, database_for
 from servicewire.transport.sql.envelope import decode_payload, encode_payload, reply_identity
 from servicewire.transport.sql.fan_out import FanOutLog
 from servicewire.transport.sql.replies import Replies
@@ -60,13 +60,7 @@ class ClientCore:
         if self._database is None:
             with self._lock:
                 if self._database is None:
-                    settings = self.settings
-                    database = open_database(
-                        settings.database_url,
-                        settings.table_prefix,
-                        settings.busy_timeout_in_seconds,
-                        settings.engine_kwargs,
-                    )
+                    database = database_for(self.settings)
                     self.replies = Replies(database)
                     self.queue = WorkQueue(database, self.service_name, self.replies)
                     self.log = FanOutLog(database, self.service_name)

@@ -22,9 +22,21 @@ import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Double, Engine, create_engine, event, make_url
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Double,
+    Engine,
+    Insert,
+    Select,
+    create_engine,
+    event,
+    func,
+    make_url,
+    select,
+)
 from sqlalchemy import literal_column as _literal_column
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError
@@ -32,7 +44,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from servicewire.errors import InvalidSettings
 from servicewire.transport.sql.schema import Tables, build_tables, ensure_schema
 
-__all__ = ["Database", "close_databases", "open_database"]
+if TYPE_CHECKING:
+    from servicewire.transport.sql.settings import SqlTransportSettings
+
+__all__ = ["Database", "close_databases", "database_for", "open_database"]
 
 T = TypeVar("T")
 
@@ -116,8 +131,16 @@ class Database:
     always durable: once ``send`` returns, the request survives a database crash.
     """
 
-    def __init__(self, url: URL, tables: Tables, engine: Engine, fast_engine: Engine) -> None:
+    def __init__(
+        self,
+        url: URL,
+        tables: Tables,
+        engine: Engine,
+        fast_engine: Engine,
+        connect_args: dict[str, Any] | None = None,
+    ) -> None:
         self.url = url
+        self.connect_args = dict(connect_args or {})
         self.display_url = url.render_as_string(hide_password=True)
         self.tables = tables
         self.engine = engine
@@ -190,6 +213,16 @@ class Database:
             raise
         connection.exec_driver_sql("COMMIT")
 
+    def with_notification(
+        self, insert: Insert, inserted_id: Any, channel: Any, payload: Any = ""
+    ) -> Insert | Select[Any]:
+        """On PostgreSQL, ``insert`` made to ``NOTIFY channel, payload`` in the same statement
+        (once per inserted row; a row of the inserted id each); elsewhere ``insert`` as it is."""
+        if not self.is_postgresql:
+            return insert
+        written = insert.returning(inserted_id).cte("written")
+        return select(written.c.id, func.pg_notify(channel, payload)).select_from(written)
+
     def channel(self, kind: str, key: str) -> str:
         """The PostgreSQL notification channel of ``kind`` (``requests``, ``fanout``,
         ``replies``) for ``key`` (a service name or a caller's identity)."""
@@ -197,10 +230,11 @@ class Database:
         return f"{self.tables.prefix}{kind}_{digest[:24]}"
 
     def psycopg_connect_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of ``psycopg.connect`` for a connection of our own (LISTEN)."""
+        """Keyword arguments of ``psycopg.connect`` for a connection of our own (LISTEN):
+        the URL's, and the engine's ``connect_args`` (``sslmode``, say)."""
         _args, kwargs = self.engine.dialect.create_connect_args(self.url)
         kwargs.pop("context", None)
-        return dict(kwargs)
+        return {**kwargs, **self.connect_args}
 
     def close(self) -> None:
         """Return this thread's connections and close the pools (other threads' connections
@@ -265,9 +299,25 @@ def open_database(
                 fast_engine = _create_engine(
                     parsed, busy_timeout_in_seconds, engine_kwargs, synchronous_commit=False
                 )
-            database = Database(parsed, build_tables(table_prefix), engine, fast_engine)
+            database = Database(
+                parsed,
+                build_tables(table_prefix),
+                engine,
+                fast_engine,
+                engine_kwargs.get("connect_args"),
+            )
             _databases[key] = database
         return database
+
+
+def database_for(settings: SqlTransportSettings) -> Database:
+    """The shared :class:`Database` a transport with ``settings`` uses."""
+    return open_database(
+        settings.database_url,
+        settings.table_prefix,
+        settings.busy_timeout_in_seconds,
+        settings.engine_kwargs,
+    )
 
 
 def close_databases() -> None:

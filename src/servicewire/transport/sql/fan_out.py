@@ -15,12 +15,11 @@ Messages are purged once every consumer has passed them, or once they expire.
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import (
     Connection,
     Double,
-    Executable,
     bindparam,
     func,
     insert,
@@ -61,10 +60,7 @@ class FanOutLog:
             enqueued_at=database.now,
             expires_at=database.now + bindparam("ttl", type_=Double()),
         )
-        self._publish: Executable = publish
-        if database.is_postgresql:
-            written = publish.returning(table.c.id).cte("published")
-            self._publish = select(func.pg_notify(self.channel, "")).select_from(written)
+        self._publish = database.with_notification(publish, table.c.id, self.channel)
 
     def publish(
         self,
@@ -149,30 +145,16 @@ class FanOutCursor:
                 leased_by=worker,
             )
         )
-        self._move_past = (
-            update(cursors)
-            .where(self._mine)
-            .values(
-                position=bindparam("new_position"),
-                current_id=None,
-                attempts=0,
-                lease_until=0.0,
-                leased_by=None,
-                last_error=None,
-            )
-        )
-        self._finish = (
-            update(cursors)
-            .where(self._held)
-            .values(
-                position=bindparam("new_position"),
-                current_id=None,
-                attempts=0,
-                lease_until=0.0,
-                leased_by=None,
-                last_error=None,
-            )
-        )
+        passed: dict[str, Any] = {
+            "position": bindparam("new_position"),
+            "current_id": None,
+            "attempts": 0,
+            "lease_until": 0.0,
+            "leased_by": None,
+            "last_error": None,
+        }
+        self._move_past = update(cursors).where(self._mine).values(passed)
+        self._finish = update(cursors).where(self._held).values(passed)
         self._renew = update(cursors).where(self._held).values(lease_until=lease)
         self._back_off = (
             update(cursors)

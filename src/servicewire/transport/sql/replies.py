@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any, NamedTuple
 
 from sqlalchemy import (
-    ClauseElement,
     Connection,
     Delete,
     Double,
     bindparam,
     delete,
-    func,
     insert,
     select,
 )
@@ -45,12 +43,9 @@ class Replies:
         )
         self.insert = write
         """The bare ``INSERT`` (for statements that write a reply among other things)."""
-        notifying: ClauseElement = write
-        if database.is_postgresql:
-            written = write.returning(table.c.id).cte("written_reply")
-            notifying = select(
-                func.pg_notify(bindparam("channel"), bindparam("caller"))
-            ).select_from(written)
+        notifying = database.with_notification(
+            write, table.c.id, bindparam("channel"), bindparam("caller")
+        )
         dialect = database.engine.dialect
         self._write = Prepared(notifying, dialect)
         mine = table.c.reply_to == bindparam("caller")

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from servicewire.errors import InvalidMessageError, MessageReceiveError, MessageReceiveTimeout
 from servicewire.metrics import MetricsRecorder
 from servicewire.transport.base import _NO_METRICS, ReceivedMessage, ServerTransport
-from servicewire.transport.sql.database import Database, open_database
+from servicewire.transport.sql.database import Database, database_for
 from servicewire.transport.sql.dead_letters import bury, purge_dead_letters
 from servicewire.transport.sql.envelope import decode_payload, encode_payload, job_outcome
 from servicewire.transport.sql.fan_out import FanOutCursor
@@ -70,10 +70,7 @@ class SqlServerTransport(ServerTransport):
         self.settings = SqlServerTransportSettings.from_kwargs(
             f"SqlServerTransport of service {service_name!r}", kwargs
         )
-        self.worker_id = (
-            f"{socket.gethostname()}:{os.getpid()}:{instance_index}:{uuid.uuid4().hex[:8]}"
-        )
-        self.description = f"server {self.worker_id} of service {service_name!r}"
+        self._name_worker()
         self._fan_out = self.settings.delivery == "fan_out"
         self._acknowledged = (
             not self._fan_out and self.settings.delivery_guarantee == "at_least_once"
@@ -90,15 +87,20 @@ class SqlServerTransport(ServerTransport):
 
     # --- plumbing -------------------------------------------------------------------------
 
+    def _name_worker(self) -> None:
+        # The worker id marks leases as this process's: unique per process and transport.
+        self.worker_id = (
+            f"{socket.gethostname()}:{os.getpid()}:{self.instance_index}:{uuid.uuid4().hex[:8]}"
+        )
+        self.description = f"server {self.worker_id} of service {self.service_name!r}"
+
     def _open(self) -> Database:
         if self._database is None:
+            # A server built before its process was forked must not share its parent's id.
+            self._name_worker()
+            self._lease_keeper.description = self.description
             settings = self.settings
-            database = open_database(
-                settings.database_url,
-                settings.table_prefix,
-                settings.busy_timeout_in_seconds,
-                settings.engine_kwargs,
-            )
+            database = database_for(settings)
             self._replies = Replies(database)
             self._queue = WorkQueue(database, self.service_name, self._replies)
             self._cursor: FanOutCursor | None = None

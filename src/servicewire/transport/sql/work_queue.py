@@ -11,11 +11,11 @@ the row becomes visible again and is taken by another server.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
-    ClauseElement,
+    BindParameter,
     Connection,
     Double,
     Integer,
@@ -74,9 +74,12 @@ class WorkQueue:
             "service", "request_id", "reply_to", "payload",
             "enqueued_at", "expires_at", "visible_at", "attempts",
         ]  # fmt: skip
-        enqueue = self._notifying(insert(table).from_select(columns, row))
-        enqueue_bounded = self._notifying(
-            insert(table).from_select(columns, row.where(waiting < bindparam("capacity")))
+        channel: BindParameter[str] = bindparam("channel")
+        enqueue = database.with_notification(insert(table).from_select(columns, row), c.id, channel)
+        enqueue_bounded = database.with_notification(
+            insert(table).from_select(columns, row.where(waiting < bindparam("capacity"))),
+            c.id,
+            channel,
         )
 
         visible = (c.service == bindparam("queue")) & (c.visible_at <= now)
@@ -88,14 +91,15 @@ class WorkQueue:
             c.id, c.request_id, c.reply_to, c.payload, c.attempts, c.enqueued_at,
             (c.expires_at < now).label("expired"),
         )  # fmt: skip
+        taking = {
+            "attempts": c.attempts + 1,
+            "visible_at": now + bindparam("lease", type_=Double()),
+            "taken_by": bindparam("holder"),
+        }
         claim = (
             update(table)
             .where(c.id == candidate.scalar_subquery())
-            .values(
-                attempts=c.attempts + 1,
-                visible_at=now + bindparam("lease", type_=Double()),
-                taken_by=bindparam("holder"),
-            )
+            .values(taking)
             .returning(*taken_columns)
         )
         take = delete(table).where(c.id == candidate.scalar_subquery()).returning(*taken_columns)
@@ -149,11 +153,7 @@ class WorkQueue:
             claim_following = (
                 update(table)
                 .where(c.id == following.scalar_subquery())
-                .values(
-                    attempts=c.attempts + 1,
-                    visible_at=now + bindparam("lease", type_=Double()),
-                    taken_by=bindparam("holder"),
-                )
+                .values(taking)
                 .returning(*taken_columns)
             )
             self._finish_and_claim = Prepared(claim_following.add_cte(done), dialect)
@@ -165,12 +165,6 @@ class WorkQueue:
             .where(c.service == bindparam("queue"), c.expires_at < now, c.visible_at <= now)
             .returning(c.request_id)
         )
-
-    def _notifying(self, statement: Any) -> ClauseElement:
-        if not self.database.is_postgresql:
-            return cast(ClauseElement, statement)
-        written = statement.returning(self.database.tables.requests.c.id).cte("queued")
-        return select(written.c.id, func.pg_notify(bindparam("channel"), "")).select_from(written)
 
     def enqueue(
         self,
