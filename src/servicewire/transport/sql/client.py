@@ -44,7 +44,9 @@ class ClientCore:
     and turning reply rows into messages. Its database methods block; the asyncio
     transport runs them in a worker thread."""
 
-    def __init__(self, owner: str, service_name: str, metrics: MetricsRecorder, kwargs: Any):
+    def __init__(
+        self, owner: str, service_name: str, metrics: MetricsRecorder, kwargs: Any
+    ) -> None:
         self.service_name = service_name
         self.metrics = metrics
         self.settings = SqlClientTransportSettings.from_kwargs(

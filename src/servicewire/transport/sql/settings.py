@@ -66,7 +66,7 @@ class SqlTransportSettings(BaseModel):
     independent installations can share one database. ``delivery`` is ``"work_queue"``
     (each request handled by one server) or ``"fan_out"`` (every consumer sees every
     message). ``maximum_poll_interval_in_seconds`` bounds how long an idle receiver waits
-    before looking again (default 0.05 s on SQLite, which has no notifications, and 1 s on
+    before looking again (default 0.025 s on SQLite, which has no notifications, and 1 s on
     PostgreSQL, where notifications wake it at once). ``busy_timeout_in_seconds`` is how
     long a SQLite writer waits for the lock. ``engine_kwargs`` go to SQLAlchemy's
     ``create_engine`` (pool sizes, ``connect_args``).
