@@ -47,3 +47,10 @@ class CalculatorServer(Server):
 
     service_name = "calculator"
     action_class_map = {"add": Add, "divide": Divide}
+
+
+if __name__ == "__main__":
+    # Serve until stopped (Ctrl-C), on the default transport: SQLite, on this machine.
+    from examples.serving import serve
+
+    serve(CalculatorServer)

@@ -1,27 +1,27 @@
-"""The README's demo: a client calling the calculator service."""
+"""The README's demo: the calculator service and a client, in two processes.
+
+Neither side is configured: both use the default transport, a SQLite database that needs
+no server. The demo points that default at a temporary file (``SERVICEWIRE_SQL_URL``) so
+that it leaves nothing behind; without it, both sides would share
+``~/.local/state/servicewire/queues.db``.
+"""
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-from examples.calculator import CalculatorServer
-from servicewire import CallActionError, Client
+from servicewire import CallActionError, Client  # noqa: E402
 
 
-def main() -> None:
-    client = Client(
-        {
-            "calculator": {
-                "transport": {
-                    "path": "servicewire.transport.local:LocalClientTransport",
-                    "kwargs": {"server_class": CalculatorServer, "server_settings": {}},
-                }
-            }
-        }
-    )
+def call_the_calculator() -> None:
+    client = Client({"calculator": {}})
     print("add(2, 3)    ->", client.call_action("calculator", "add", {"a": 2, "b": 3}).body)
     print("divide(7, 2) ->", client.call_action("calculator", "divide", {"a": 7, "b": 2}).body)
     response = client.call_actions(
@@ -37,6 +37,19 @@ def main() -> None:
         client.call_action("calculator", "add", {"a": "two", "b": 3})
     except CallActionError as error:
         print("add('two', 3) -> error:", error)
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="servicewire-demo-") as directory:
+        os.environ["SERVICEWIRE_SQL_URL"] = f"sqlite:///{directory}/queues.db"
+        # The service runs in a process of its own (python -m examples.calculator); the
+        # client's requests wait in the queue until it is ready.
+        service = subprocess.Popen([sys.executable, "-m", "examples.calculator"], cwd=ROOT)
+        try:
+            call_the_calculator()
+        finally:
+            service.terminate()
+            service.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from servicewire.server.middleware import ServerMiddleware
 from servicewire.settings import ClassReference, LogLevel, Settings, class_reference
 from servicewire.transport.base import ServerTransport
 
-__all__ = ["DEFAULT_LOGGING", "HarakiriSettings", "ServerSettings"]
+__all__ = ["DEFAULT_LOGGING", "DEFAULT_SERVER_TRANSPORT", "HarakiriSettings", "ServerSettings"]
 
 
 class HarakiriSettings(BaseModel):
@@ -63,17 +63,31 @@ def _default_coroutine_middleware() -> list[ClassReference]:
     return [ClassReference(path=DefaultCoroutineMiddleware)]
 
 
+DEFAULT_SERVER_TRANSPORT = "servicewire.transport.sql:SqlServerTransport"
+"""The transport of a server configured without one: the SQL transport, whose default
+database is a SQLite file shared by the processes of one user (see
+``servicewire.transport.sql.default_database_url``)."""
+
+
+def _default_transport() -> ClassReference:
+    return ClassReference(path=DEFAULT_SERVER_TRANSPORT)
+
+
 class ServerSettings(Settings):
     """Settings of a server, given as a plain dict.
 
-    ``logging``, when given, replaces :data:`DEFAULT_LOGGING` entirely (it is not merged).
+    ``transport`` defaults to :data:`DEFAULT_SERVER_TRANSPORT` (``None``: no transport, for a
+    server only used in-process). ``logging``, when given, replaces :data:`DEFAULT_LOGGING`
+    entirely (it is not merged).
     Successful requests are logged at ``request_log_success_level`` (default ``DEBUG``) and
     failed ones at ``request_log_error_level`` (default ``INFO``).
     """
 
     label: ClassVar[str] = "server settings"
 
-    transport: class_reference(ServerTransport) | None = None  # type: ignore[valid-type]
+    transport: class_reference(ServerTransport) | None = Field(  # type: ignore[valid-type]
+        default_factory=_default_transport
+    )
     middleware: list[class_reference(ServerMiddleware)] = Field(  # type: ignore[valid-type]
         default_factory=list
     )

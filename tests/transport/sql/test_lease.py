@@ -1,0 +1,67 @@
+"""Renewing the lease on the message being handled, from a background thread."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from servicewire.transport.sql.lease import LeaseKeeper
+from tests.transport.sql.processes import wait_for
+
+
+class Renewals:
+    def __init__(self, held: bool = True) -> None:
+        self.count = 0
+        self.held = held
+        self.lock = threading.Lock()
+
+    def __call__(self) -> bool:
+        with self.lock:
+            self.count += 1
+        return self.held
+
+
+def test_lease_is_renewed_until_released() -> None:
+    keeper = LeaseKeeper(0.01, "test server")
+    first, second = Renewals(), Renewals()
+
+    keeper.hold(first)
+    wait_for(lambda: first.count >= 3, message="three renewals")
+    keeper.release()
+    keeper.hold(second)
+    wait_for(lambda: second.count >= 1, message="the next lease's renewal")
+    after_release = first.count
+    wait_for(lambda: second.count >= 3, message="more renewals")
+
+    assert first.count == after_release
+    keeper.close()
+
+
+def test_lost_lease_is_logged_and_no_longer_renewed(caplog: pytest.LogCaptureFixture) -> None:
+    keeper = LeaseKeeper(0.01, "test server")
+    lost, next_lease = Renewals(held=False), Renewals()
+
+    with caplog.at_level(logging.WARNING, "servicewire.transport.sql"):
+        keeper.hold(lost)
+        wait_for(lambda: "lost the lease" in caplog.text, message="the warning")
+        keeper.hold(next_lease)
+        wait_for(lambda: next_lease.count >= 2, message="the next lease's renewals")
+
+    assert lost.count == 1
+    keeper.close()
+
+
+def test_nothing_is_renewed_without_a_lease() -> None:
+    keeper = LeaseKeeper(0.01, "test server")
+    renewals = Renewals()
+    keeper.hold(renewals)
+    keeper.release()
+    count = renewals.count
+
+    keeper.close()
+
+    assert renewals.count == count
+    assert keeper._thread is not None
+    assert not keeper._thread.is_alive()
