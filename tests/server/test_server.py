@@ -685,9 +685,9 @@ def test_a_bad_message_without_a_reply_route_is_only_logged() -> None:
     assert transport.sent == []
 
 
-def test_handle_next_request_without_a_transport_is_a_configuration_error(server: Service) -> None:
+def test_handle_next_request_without_a_transport_is_a_configuration_error() -> None:
     with pytest.raises(ImproperlyConfigured, match="no transport"):
-        server.handle_next_request()
+        Service({"transport": None}).handle_next_request()
 
 
 def test_run_serves_until_shutting_down_and_survives_errors() -> None:

@@ -80,7 +80,7 @@ def test_a_users_logging_replaces_the_default_entirely() -> None:
             {"transport": {"path": "servicewire.transport.local:LocalClientTransport"}},
             "kwargs.server_class: required key is missing",
         ),
-        ({"client_routing": {"other": {}}}, "client_routing.other.transport: required key"),
+        ({"client_routing": {"other": {"transprt": {}}}}, "client_routing.other.transprt: unknown"),
         (
             {"client_routing": {"other": {"transport": {"path": "builtins:int"}}}},
             "client_routing.other.transport: Value error",
