@@ -563,9 +563,6 @@ class Client:
         for item in sent:
             if not isinstance(item, Exception):
                 by_handler.setdefault(item[0], []).append(item[1])
-        if for_future:
-            for handler, request_ids in by_handler.items():
-                handler.forget_later(by_handler, request_ids)
 
         def get_responses(wait: float | None) -> list[Any]:
             received: dict[tuple[ServiceHandler, int], JobResponse | Exception] = {}
@@ -597,6 +594,9 @@ class Client:
                 self._expand(to_expand, expansions, timeout, switches, context)
             return results
 
+        if for_future:
+            for handler, request_ids in by_handler.items():
+                handler.forget_later(get_responses, request_ids)
         return get_responses
 
     def close(self) -> None:
