@@ -14,7 +14,7 @@ from servicewire import MessageReceiveTimeout, MessageSendError
 from servicewire.settings import import_path
 from servicewire.transport.base import AsyncClientTransport
 from servicewire.transport.redis import AsyncRedisClientTransport, RedisClientTransport
-from tests.transport.redis.conftest import layer
+from tests.transport.redis.support import layer
 
 
 def job(action: str = "echo", body: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -18,8 +18,8 @@ from servicewire import errors
 from servicewire.transport.redis.backend import RedisBackend, describe_host
 from servicewire.transport.redis.settings import RedisClientTransportSettings
 from tests.support.services import RedisSentinel, RedisServer, free_port, running_redis, unavailable
-from tests.transport.redis.conftest import make_client, serving
 from tests.transport.redis.services import EchoServer
+from tests.transport.redis.support import make_client, serving
 
 
 def call_echo(transport_kwargs: dict[str, Any], server_kwargs: dict[str, Any] | None = None) -> Any:

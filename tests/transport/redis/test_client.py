@@ -29,8 +29,8 @@ from servicewire.transport.redis.protocol import (
     parse_frame,
 )
 from tests.support.services import RedisServer
-from tests.transport.redis.conftest import layer, make_client, serving
 from tests.transport.redis.services import EchoServer
+from tests.transport.redis.support import layer, make_client, serving
 
 MSGPACK = MsgpackSerializer()
 

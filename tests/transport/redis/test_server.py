@@ -22,8 +22,8 @@ from servicewire.transport.redis.protocol import (
     split_into_chunks,
 )
 from tests.support.services import RedisServer
-from tests.transport.redis.conftest import layer, serving
 from tests.transport.redis.services import EchoServer, RecordingMetrics
+from tests.transport.redis.support import layer, serving
 
 REQUEST_QUEUE = "pysoa:service.echo"
 REPLY_TO = "service.echo.test!000000000001"
