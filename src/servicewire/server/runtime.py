@@ -262,14 +262,13 @@ class ProcessRuntime:
         if self.harakiri_timeout > 0:
             signal.setitimer(signal.ITIMER_REAL, 0)
         self.in_job = False
-        self._alive()
-
-    def idle(self) -> None:
-        self._alive()
-
-    def _alive(self) -> None:
         if self.heartbeat is not None:
             self.heartbeat.refresh()
+
+    def idle(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.refresh()
+        # A worker whose supervisor died stops (when idle: a busy one serves on until then).
         if self.supervisor_pid is not None and os.getppid() != self.supervisor_pid:
             logger.warning("The supervisor process is gone; shutting down")
             self.server.shutting_down = True

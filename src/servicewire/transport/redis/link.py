@@ -38,6 +38,8 @@ __all__ = ["PendingPush", "QueueLink"]
 
 # A link may hold this many unacknowledged pushes; one more makes it read them first.
 _MAXIMUM_PENDING = 64
+# A connection that answered this recently is alive; an idler one is checked before use.
+_CHECK_IDLE_AFTER = 1.0
 
 _links: weakref.WeakSet[QueueLink] = weakref.WeakSet()
 
@@ -79,7 +81,15 @@ class QueueLink:
     queue was full with :meth:`push_now`.
     """
 
-    __slots__ = ("__weakref__", "backend", "connection", "host", "pending", "refused")
+    __slots__ = (
+        "__weakref__",
+        "backend",
+        "connection",
+        "host",
+        "last_answer",
+        "pending",
+        "refused",
+    )
 
     def __init__(self, backend: RedisBackend, host: int) -> None:
         self.backend = backend
@@ -87,6 +97,7 @@ class QueueLink:
         self.connection: SyncConnection | None = None
         self.pending: list[PendingPush] = []
         self.refused: list[PendingPush] = []
+        self.last_answer = 0.0
         _links.add(self)
 
     @property
@@ -97,7 +108,7 @@ class QueueLink:
         connection = self.connection
         if connection is None:
             connection = self.connection = self.backend.connection(self.host)
-        elif not self.pending:
+        elif not self.pending and time.monotonic() - self.last_answer > _CHECK_IDLE_AFTER:
             # Readable while nothing is expected: the server closed it (a restart, say).
             try:
                 stale = connection.can_read(0)
@@ -217,9 +228,11 @@ class QueueLink:
                     connection.disconnect()
                     raise self.refusal(push)
         try:
-            return backend.read_blpop(connection, key, timeout)
+            item = backend.read_blpop(connection, key, timeout)
         except CONNECTION_ERRORS as error:
             raise self._lost(error, f"wait on {key}") from None
+        self.last_answer = time.monotonic()
+        return item
 
     def _lost(self, error: BaseException, doing: str) -> errors.ConnectionError:
         """Drop the connection (the next use takes a fresh one from the pool)."""
