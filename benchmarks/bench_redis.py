@@ -18,13 +18,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 from _harness import PYSOA_SIDE, ROOT, Comparison, interleave, rate, report, run_pysoa
-
-from servicewire import Client
 from tests.support.pysoa import pysoa_python
 from tests.support.services import RedisServer, running_redis
+
+from servicewire import Client
 
 BENCHMARKS = Path(__file__).resolve().parent
 
@@ -87,14 +88,22 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=3000, help="calls per round (tiny)")
     parser.add_argument("--write", action="store_true", help="save the report in results/")
     arguments = parser.parse_args()
-    counts = {"tiny": arguments.count, "10kb": arguments.count * 2 // 3, "ten_actions": arguments.count // 3}
+    counts = {
+        "tiny": arguments.count,
+        "10kb": arguments.count * 2 // 3,
+        "ten_actions": arguments.count // 3,
+    }
     titles = {
         "tiny": ("sequential call_action, tiny body", "calls/s"),
         "10kb": ("call_action, 10 KB request and response", "calls/s"),
         "ten_actions": ("call_actions, 10 actions per job", "jobs/s"),
     }
 
-    with running_redis() as redis_server, servicewire_server(redis_server), pysoa_server(redis_server):
+    with (
+        running_redis() as redis_server,
+        servicewire_server(redis_server),
+        pysoa_server(redis_server),
+    ):
         transport = {
             "path": "servicewire.transport.redis:RedisClientTransport",
             "kwargs": {"backend_layer_kwargs": {"hosts": [redis_server.url]}},
@@ -107,9 +116,9 @@ def main() -> None:
             rate(call, 200)
             ours, theirs = interleave(
                 arguments.rounds,
-                lambda call=call, count=counts[name]: rate(call, count),  # type: ignore[misc]
-                lambda name=name, count=counts[name]: run_pysoa(  # type: ignore[misc]
-                    "redis_client.py", str(redis_server.port), name, str(count)
+                partial(rate, call, counts[name]),
+                partial(
+                    run_pysoa, "redis_client.py", str(redis_server.port), name, str(counts[name])
                 ),
             )
             comparisons.append(Comparison(titles[name][0], titles[name][1], ours, theirs))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-import uuid
 import weakref
 from typing import Any, ClassVar, Protocol, cast
 
@@ -24,7 +23,6 @@ from redis.backoff import NoBackoff
 
 from servicewire import errors
 from servicewire.errors import (
-    InvalidMessageError,
     MessageReceiveTimeout,
     MessageSendError,
 )
@@ -43,17 +41,13 @@ from servicewire.transport.redis.backend import (
     sentinel_hosts,
     sentinel_kwargs,
 )
-from servicewire.transport.redis.codec import MessageCodec
+from servicewire.transport.redis.codec import ClientCodec, ReplyReader
 from servicewire.transport.redis.protocol import (
-    MessageReader,
     queue_key,
-    reply_queue_name,
-    request_queue_name,
 )
 from servicewire.transport.redis.settings import (
     RedisClientTransportSettings,
     RedisTransportSettings,
-    validate_settings,
 )
 
 __all__ = ["AsyncRedisBackend", "AsyncRedisClientTransport"]
@@ -168,18 +162,12 @@ class AsyncRedisClientTransport(AsyncClientTransport):
         self, service_name: str, metrics: MetricsRecorder = _NO_METRICS, **kwargs: Any
     ) -> None:
         super().__init__(service_name, metrics)
-        self.settings = validate_settings(RedisClientTransportSettings, kwargs, type(self))
-        self.client_id = uuid.uuid4().hex
-        self.codec = MessageCodec(service_name, self.settings, metrics, "client.transport.redis.")
+        self.codec = ClientCodec(service_name, metrics, kwargs, type(self))
+        self.settings = self.codec.settings
         self.backend = AsyncRedisBackend(self.settings)
-        self.protocol_version = self.settings.protocol_version
-        self.request_queue = queue_key(request_queue_name(service_name))
-        self.receive_timeout = float(self.settings.receive_timeout_in_seconds)
-        self.queue_full_timeout = float(self.settings.queue_full_timeout_in_seconds)
         self._receivers: weakref.WeakKeyDictionary[asyncio.Task[Any], _TaskReceiver] = (
             weakref.WeakKeyDictionary()
         )
-        self._receiver_numbers = itertools.count(1)
 
     async def _receiver(self) -> _TaskReceiver:
         task = asyncio.current_task()
@@ -188,7 +176,7 @@ class AsyncRedisClientTransport(AsyncClientTransport):
         receiver = self._receivers.get(task)
         if receiver is None:
             await self.backend.ready()
-            name = reply_queue_name(self.service_name, self.client_id, next(self._receiver_numbers))
+            name = self.codec.new_reply_queue()
             receiver = self._receivers[task] = _TaskReceiver(
                 name, self.backend.reply_host(queue_key(name))
             )
@@ -210,13 +198,7 @@ class AsyncRedisClientTransport(AsyncClientTransport):
         receiver = await self._receiver()
         codec = self.codec
         frames, expiry, max_wait, expects_reply = codec.request_frames(
-            request_id,
-            meta,
-            body,
-            receiver.name,
-            self.protocol_version,
-            message_expiry_in_seconds,
-            self.queue_full_timeout,
+            request_id, meta, body, receiver.name, message_expiry_in_seconds
         )
         try:
             await self._push(self.backend.request_host(), frames, expiry, max_wait)
@@ -228,7 +210,7 @@ class AsyncRedisClientTransport(AsyncClientTransport):
 
     async def _push(self, host: int, frames: list[bytes], expiry: int, max_wait: float) -> None:
         backend = self.backend
-        key = self.request_queue
+        key = self.codec.request_queue
         command = ("EVAL", PUSH_SCRIPT, 1, key, expiry, backend.capacity, b"", *frames)
         started = time.monotonic()
         pauses = retry_pauses(backend.queue_full_retries, max_wait)
@@ -277,7 +259,7 @@ class AsyncRedisClientTransport(AsyncClientTransport):
         receiver = await self._receiver()
         if receiver.outstanding <= 0:
             return ReceivedMessage(None, None, None)
-        timeout = receive_timeout_in_seconds or self.receive_timeout
+        timeout = receive_timeout_in_seconds or self.codec.receive_timeout
         deadline = time.monotonic() + timeout
         host = receiver.host
         connection = await self._connection(host)
@@ -327,17 +309,11 @@ class AsyncRedisClientTransport(AsyncClientTransport):
     async def _read_reply(
         self, connection: AsyncConnection, key: str, data: bytes, deadline: float
     ) -> ReceivedMessage | None:
-        reader = MessageReader(self.codec.default_serializer)
-        try:
-            envelope = reader.feed(data)
-            while envelope is None:
-                more = await self._pop(connection, key, deadline)
-                if more is None:
-                    raise reader.incomplete()
-                envelope = reader.feed(more)
-        except InvalidMessageError as error:
-            raise self.codec.unreadable(error, key) from None
-        return self.codec.reply(envelope, key)
+        reader = ReplyReader(self.codec, key)
+        message = reader.feed(data)
+        while reader.waiting:
+            message = reader.feed(await self._pop(connection, key, deadline))
+        return message
 
     async def aclose(self) -> None:
         await self.backend.close()

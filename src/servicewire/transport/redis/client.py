@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import threading
 import time
-import uuid
 import weakref
 from collections import deque
 from typing import Any, ClassVar
@@ -16,7 +14,6 @@ from pydantic import BaseModel
 
 from servicewire import errors
 from servicewire.errors import (
-    InvalidMessageError,
     MessageReceiveTimeout,
     MessageSendError,
     TransportError,
@@ -24,15 +21,12 @@ from servicewire.errors import (
 from servicewire.metrics import MetricsRecorder
 from servicewire.transport.base import _NO_METRICS, ClientTransport, ReceivedMessage
 from servicewire.transport.redis.backend import RedisBackend
-from servicewire.transport.redis.codec import MessageCodec
+from servicewire.transport.redis.codec import ClientCodec, ReplyReader
 from servicewire.transport.redis.link import QueueLink, is_marker
 from servicewire.transport.redis.protocol import (
-    MessageReader,
     queue_key,
-    reply_queue_name,
-    request_queue_name,
 )
-from servicewire.transport.redis.settings import RedisClientTransportSettings, validate_settings
+from servicewire.transport.redis.settings import RedisClientTransportSettings
 
 __all__ = ["RedisClientTransport"]
 
@@ -81,32 +75,22 @@ class RedisClientTransport(ClientTransport):
         self, service_name: str, metrics: MetricsRecorder = _NO_METRICS, **kwargs: Any
     ) -> None:
         super().__init__(service_name, metrics)
-        self.settings = validate_settings(RedisClientTransportSettings, kwargs, type(self))
-        self.client_id = uuid.uuid4().hex
-        self.codec = MessageCodec(service_name, self.settings, metrics, "client.transport.redis.")
+        self.codec = ClientCodec(service_name, metrics, kwargs, type(self))
+        self.settings = self.codec.settings
         self.backend = RedisBackend(self.settings)
-        self.protocol_version = self.settings.protocol_version
-        self.request_queue = queue_key(request_queue_name(service_name))
-        self.receive_timeout = float(self.settings.receive_timeout_in_seconds)
-        self.queue_full_timeout = float(self.settings.queue_full_timeout_in_seconds)
         self._local = threading.local()
-        self._receiver_numbers = itertools.count(1)
         _transports.add(self)
 
     def _receiver(self) -> _Receiver:
         try:
             receiver: _Receiver = self._local.receiver
         except AttributeError:
-            # A number, not the thread ident: idents are reused, and a new thread must not
-            # inherit the late replies of a dead one.
-            number = next(self._receiver_numbers)
-            name = reply_queue_name(self.service_name, self.client_id, number)
+            name = self.codec.new_reply_queue()
             receiver = self._local.receiver = _Receiver(name, self.backend)
         return receiver
 
     def _after_fork(self) -> None:
-        # The child gets reply queues of its own, or it would read its parent's replies.
-        self.client_id = uuid.uuid4().hex
+        self.codec.after_fork()
         self._local = threading.local()
 
     @property
@@ -133,20 +117,14 @@ class RedisClientTransport(ClientTransport):
         receiver = self._receiver()
         codec = self.codec
         frames, expiry, max_wait, expects_reply = codec.request_frames(
-            request_id,
-            meta,
-            body,
-            receiver.name,
-            self.protocol_version,
-            message_expiry_in_seconds,
-            self.queue_full_timeout,
+            request_id, meta, body, receiver.name, message_expiry_in_seconds
         )
         host = self.backend.request_host()
         link = receiver.link(host)
         try:
             if expects_reply and host == receiver.host:
                 link.push(
-                    self.request_queue,
+                    self.codec.request_queue,
                     frames,
                     expiry,
                     wake_key=receiver.key,
@@ -154,7 +132,7 @@ class RedisClientTransport(ClientTransport):
                     request_id=request_id,
                 )
             else:
-                link.push(self.request_queue, frames, expiry, max_wait=max_wait)
+                link.push(self.codec.request_queue, frames, expiry, max_wait=max_wait)
                 link.settle()
                 self._retry_refused(link)
         except TransportError:
@@ -188,7 +166,7 @@ class RedisClientTransport(ClientTransport):
         receiver = self._receiver()
         if receiver.outstanding <= 0 and not receiver.early:
             return ReceivedMessage(None, None, None)
-        timeout = receive_timeout_in_seconds or self.receive_timeout
+        timeout = receive_timeout_in_seconds or self.codec.receive_timeout
         deadline = time.monotonic() + timeout
         link = receiver.link(receiver.host)
         codec = self.codec
@@ -234,18 +212,12 @@ class RedisClientTransport(ClientTransport):
     def _read_reply(
         self, link: QueueLink, key: str, data: bytes, deadline: float
     ) -> ReceivedMessage | None:
-        reader = MessageReader(self.codec.default_serializer)
-        try:
-            envelope = reader.feed(data)
-            while envelope is None:
-                remaining = deadline - time.monotonic()
-                more = self._pop(link, key, remaining) if remaining > 0 else None
-                if more is None:
-                    raise reader.incomplete()
-                envelope = reader.feed(more)
-        except InvalidMessageError as error:
-            raise self.codec.unreadable(error, key) from None
-        return self.codec.reply(envelope, key)
+        reader = ReplyReader(self.codec, key)
+        message = reader.feed(data)
+        while reader.waiting:
+            remaining = deadline - time.monotonic()
+            message = reader.feed(self._pop(link, key, remaining) if remaining > 0 else None)
+        return message
 
     def close(self) -> None:
         self.backend.close()

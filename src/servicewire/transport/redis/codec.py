@@ -3,8 +3,10 @@ metrics; shared by the synchronous and asyncio transports."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
+import uuid
 from typing import Any
 
 from servicewire.errors import InvalidMessageError, MessageTooLarge
@@ -15,15 +17,23 @@ from servicewire.transport.base import ReceivedMessage
 from servicewire.transport.redis.protocol import (
     EXPIRY_META_KEY,
     Envelope,
+    MessageReader,
     ProtocolVersion,
     build_frame,
     encode_envelope,
     is_expired,
+    queue_key,
+    reply_queue_name,
+    request_queue_name,
     split_into_chunks,
 )
-from servicewire.transport.redis.settings import RedisTransportSettings
+from servicewire.transport.redis.settings import (
+    RedisClientTransportSettings,
+    RedisTransportSettings,
+    validate_settings,
+)
 
-__all__ = ["MessageCodec"]
+__all__ = ["ClientCodec", "MessageCodec", "ReplyReader"]
 
 oversized_message_logger = logging.getLogger("servicewire.transport.oversized_message")
 logger = logging.getLogger("servicewire.transport.redis")
@@ -114,31 +124,6 @@ class MessageCodec:
             return chunks
         return [build_frame(payload, version, serializer.mime_type)]
 
-    def request_frames(
-        self,
-        request_id: int,
-        meta: dict[str, Any],
-        body: dict[str, Any],
-        reply_to: str,
-        version: ProtocolVersion,
-        expiry_in_seconds: float | None,
-        queue_full_timeout: float,
-    ) -> tuple[list[bytes], int, float, bool]:
-        """Prepare a request: set its reply queue and expiry, and serialize it.
-
-        Returns the frames, the queue key's expiry, how long a full queue may be waited for
-        (never past the message's own expiry) and whether a reply is expected.
-        """
-        meta["reply_to"] = reply_to
-        key_expiry = self.expiry_meta(meta, expiry_in_seconds)
-        frames = self.encode(request_id, meta, body, version, self.default_serializer)
-        max_wait = queue_full_timeout
-        if expiry_in_seconds and expiry_in_seconds < max_wait:
-            max_wait = expiry_in_seconds
-        control = body.get("control")
-        expects_reply = not (isinstance(control, dict) and control.get("suppress_response"))
-        return frames, key_expiry, max_wait, expects_reply
-
     def reply(self, envelope: Envelope, queue: str) -> ReceivedMessage | None:
         """A received reply, or ``None`` if it expired (then logged and counted)."""
         if self.expired(envelope.request_id, envelope.meta, queue):
@@ -166,3 +151,90 @@ class MessageCodec:
             time.time() - meta[EXPIRY_META_KEY],
         )
         return True
+
+
+class ClientCodec(MessageCodec):
+    """The codec of a client transport (synchronous or asyncio): its validated settings, and
+    what it needs to send requests and name reply queues.
+
+    ``owner`` is the transport class, named when its ``kwargs`` are invalid.
+    """
+
+    def __init__(
+        self, service_name: str, metrics: MetricsRecorder, kwargs: dict[str, Any], owner: type
+    ) -> None:
+        settings = validate_settings(RedisClientTransportSettings, kwargs, owner)
+        super().__init__(service_name, settings, metrics, "client.transport.redis.")
+        self.settings = settings
+        self.client_id = uuid.uuid4().hex
+        self._reply_queue_numbers = itertools.count(1)
+        self.protocol_version = settings.protocol_version
+        self.request_queue = queue_key(request_queue_name(service_name))
+        self.receive_timeout = float(settings.receive_timeout_in_seconds)
+        self.queue_full_timeout = float(settings.queue_full_timeout_in_seconds)
+
+    def new_reply_queue(self) -> str:
+        """The name of a new reply queue (one per thread or task).
+
+        Numbered, not named after the thread: thread idents are reused, and a new thread must
+        not inherit the late replies of a dead one.
+        """
+        return reply_queue_name(self.service_name, self.client_id, next(self._reply_queue_numbers))
+
+    def after_fork(self) -> None:
+        """A forked child gets reply queues of its own, or it would read its parent's."""
+        self.client_id = uuid.uuid4().hex
+
+    def request_frames(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        reply_to: str,
+        expiry_in_seconds: float | None,
+    ) -> tuple[list[bytes], int, float, bool]:
+        """Prepare a request: set its reply queue and expiry, and serialize it.
+
+        Returns the frames, the queue key's expiry, how long a full queue may be waited for
+        (never past the message's own expiry) and whether a reply is expected.
+        """
+        meta["reply_to"] = reply_to
+        key_expiry = self.expiry_meta(meta, expiry_in_seconds)
+        frames = self.encode(request_id, meta, body, self.protocol_version, self.default_serializer)
+        max_wait = self.queue_full_timeout
+        if expiry_in_seconds and expiry_in_seconds < max_wait:
+            max_wait = expiry_in_seconds
+        control = body.get("control")
+        expects_reply = not (isinstance(control, dict) and control.get("suppress_response"))
+        return frames, key_expiry, max_wait, expects_reply
+
+
+class ReplyReader:
+    """Reads one reply from the items popped off a reply queue: a whole message, or all its
+    chunks in order.
+
+    Feed it the first item, then, while :attr:`waiting`, each next one (``None`` when none
+    came in time). It returns the reply once complete (``None`` if it expired, logged and
+    counted) and raises ``InvalidMessageError`` for one that cannot be read.
+    """
+
+    __slots__ = ("codec", "queue", "reader", "waiting")
+
+    def __init__(self, codec: MessageCodec, queue: str) -> None:
+        self.codec = codec
+        self.queue = queue
+        self.reader = MessageReader(codec.default_serializer)
+        self.waiting = True
+
+    def feed(self, data: bytes | None) -> ReceivedMessage | None:
+        try:
+            if data is None:
+                raise self.reader.incomplete()
+            envelope = self.reader.feed(data)
+        except InvalidMessageError as error:
+            self.waiting = False
+            raise self.codec.unreadable(error, self.queue) from None
+        if envelope is None:
+            return None
+        self.waiting = False
+        return self.codec.reply(envelope, self.queue)
