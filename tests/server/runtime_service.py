@@ -7,6 +7,7 @@ Markers (files under the directory named by ``SW_TEST_MARKERS``) record what ran
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -37,9 +38,19 @@ class Sleep(Action):
         return {"slept": request.body["seconds"], "pid": os.getpid()}
 
 
+class Stubborn(Action):
+    """Swallows every interrupt (as badly written code can): only a forced exit stops it."""
+
+    def run(self, request: EnrichedActionRequest) -> Body:
+        Path(request.body["entered"]).write_text(str(os.getpid()))
+        while True:
+            with contextlib.suppress(BaseException):
+                time.sleep(30)
+
+
 class RuntimeServer(Server):
     service_name = "runtime"
-    action_class_map: Any = {"whoami": Whoami, "sleep": Sleep}
+    action_class_map: Any = {"whoami": Whoami, "sleep": Sleep, "stubborn": Stubborn}
 
     @classmethod
     def pre_fork(cls) -> None:

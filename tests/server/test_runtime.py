@@ -284,6 +284,17 @@ def test_harakiri_never_fires_while_the_server_waits_for_work(
     assert service.wait() == 0
 
 
+def test_a_job_that_swallows_the_interrupt_is_ended_after_the_grace_period(
+    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+) -> None:
+    service = start({"harakiri": {"timeout": 1, "shutdown_grace": 1}})
+    entered = tmp_path / "entered"
+    client.call_action_future("runtime", "stubborn", {"entered": str(entered)})
+    wait_until(entered.exists, "the job to start")
+    assert service.wait() == 1
+    assert "did not exit within 1 s after harakiri" in service.log
+
+
 # --- several workers ------------------------------------------------------------------------
 
 

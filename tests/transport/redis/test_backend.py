@@ -3,6 +3,7 @@ Sentinel, each against real servers."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import subprocess
 import tempfile
@@ -15,6 +16,7 @@ import pytest
 import redis
 
 from servicewire import errors
+from servicewire.transport.redis import AsyncRedisClientTransport
 from servicewire.transport.redis.backend import RedisBackend, describe_host
 from servicewire.transport.redis.settings import RedisClientTransportSettings
 from tests.support.services import RedisSentinel, RedisServer, free_port, running_redis, unavailable
@@ -239,6 +241,27 @@ def test_sentinel_discovers_the_masters_it_watches(sentinel: RedisSentinel) -> N
     backend = RedisBackend(settings)
     assert backend.hosts == ["Sentinel master swmaster"]
     assert call_echo(sentinel_settings(sentinel)) == {"v": 1}
+
+
+def test_asyncio_transport_through_sentinel(sentinel: RedisSentinel) -> None:
+    settings = sentinel_settings(sentinel)
+
+    async def call() -> Any:
+        transport = AsyncRedisClientTransport("echo", **settings)
+        try:
+            job = {
+                "control": {"continue_on_error": False},
+                "context": {"correlation_id": "c", "switches": []},
+                "actions": [{"action": "echo", "body": {"via": "sentinel"}}],
+            }
+            await transport.send_request_message(1, {}, job)
+            return await transport.receive_response_message(5)
+        finally:
+            await transport.aclose()
+
+    with serving(EchoServer, settings):
+        body = asyncio.run(call()).body
+    assert body["actions"][0]["body"] == {"via": "sentinel"}
 
 
 def test_sentinel_unknown_master_fails_after_the_failover_retries(
