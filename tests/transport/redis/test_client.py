@@ -179,6 +179,15 @@ def test_full_request_queue_fails_within_the_bound_naming_queue_and_capacity(
     assert redis_client.llen("pysoa:service.echo") == 1
 
 
+def test_push_refused_for_another_reason_is_reported_rather_than_a_timeout(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    redis_client.set("pysoa:service.echo", "not a list")
+    client = make_client("echo", layer(redis_url))
+    with pytest.raises(MessageSendError, match="WRONGTYPE"):
+        client.call_action("echo", "echo", {}, timeout=0.5)
+
+
 def test_full_request_queue_succeeds_when_room_is_made_within_the_bound(
     echo_server: Callable[..., Any], redis_url: str, redis_client: redis.Redis
 ) -> None:

@@ -343,6 +343,23 @@ def test_full_reply_queue_is_retried_within_the_bound_then_logged_and_serving_go
     assert redis_client.llen("pysoa:" + stuck) == 2
 
 
+def test_refused_reply_is_logged_and_serving_goes_on(
+    server: Callable[..., Any], redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = "service.echo.broken!000000000001"
+    redis_client.set("pysoa:" + broken, "not a list")
+    server()
+    with caplog.at_level(logging.ERROR, logger="servicewire.transport.redis"):
+        push_request(redis_client, 53, reply_to=broken)
+        push_request(redis_client, 54)
+        assert decode(pop_reply(redis_client))["request_id"] == 54
+        deadline = time.monotonic() + 5
+        while "Could not deliver the response to request 53" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.02)
+    assert "WRONGTYPE" in caplog.text
+
+
 def test_server_reconnects_after_redis_restarts_and_serves_on(
     server: Callable[..., Any],
     redis_client: redis.Redis,
