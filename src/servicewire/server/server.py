@@ -550,7 +550,7 @@ class Server:
         ``-d/--daemon``. The chain of calls, in each worker process: ``cls.initialize`` (which
         returns the class to build), ``__init__``, then ``run``: ``setup``, the serving loop
         (``handle_next_request`` until ``shutting_down``), ``teardown``. Exits the
-        interpreter with status 1 after a failure or a harakiri.
+        interpreter with a non-zero status after a failure, a harakiri or bad settings.
         """
         from servicewire.server.runtime import main
 

@@ -15,6 +15,7 @@ import redis
 from servicewire import (
     CallActionError,
     InvalidMessageError,
+    MessageReceiveError,
     MessageReceiveTimeout,
     MessageSendError,
     MessageTooLarge,
@@ -255,6 +256,16 @@ def test_unreadable_reply_raises_invalid_message_error(
     redis_client.rpush("pysoa:" + transport._receiver().name, b"\xc1garbage")
     with pytest.raises(InvalidMessageError, match="Unreadable reply"):
         transport.receive_response_message(2)
+
+
+def test_reply_queue_of_the_wrong_type_raises_message_receive_error(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    transport = RedisClientTransport("echo", **layer(redis_url))
+    transport.send_request_message(5, {}, {"actions": []})
+    redis_client.set("pysoa:" + transport._receiver().name, "not a list")
+    with pytest.raises(MessageReceiveError, match="WRONGTYPE"):
+        transport.receive_response_message(1)
 
 
 def test_transport_expects_no_reply_when_nothing_is_outstanding(redis_url: str) -> None:

@@ -374,4 +374,20 @@ def test_server_reconnects_after_redis_restarts_and_serves_on(
         push_request(redis_client, 62)
         assert decode(pop_reply(redis_client, timeout=10))["request_id"] == 62
     assert "Lost the connection to Redis" in caplog.text
-    assert "Reconnected" in caplog.text
+    assert "Receiving requests for service 'echo' again" in caplog.text
+
+
+def test_a_request_queue_of_the_wrong_type_is_logged_once_and_waited_out(
+    server: Callable[..., Any], redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis_client.set(REQUEST_QUEUE, "not a list")
+    with caplog.at_level(logging.WARNING, logger="servicewire.transport.redis"):
+        server()
+        deadline = time.monotonic() + 5
+        while "WRONGTYPE" not in caplog.text:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        redis_client.delete(REQUEST_QUEUE)
+        push_request(redis_client, 63)
+        assert decode(pop_reply(redis_client))["request_id"] == 63
+    assert caplog.text.count("Cannot receive requests") == 1

@@ -23,6 +23,7 @@ from redis.backoff import NoBackoff
 
 from servicewire import errors
 from servicewire.errors import (
+    MessageReceiveError,
     MessageReceiveTimeout,
     MessageSendError,
 )
@@ -299,7 +300,8 @@ class AsyncRedisClientTransport(AsyncClientTransport):
             ) from None
         except redis.ResponseError as error:
             if "timeout is not" not in str(error) or backend.whole_second_timeouts:
-                raise
+                await connection.disconnect()
+                raise MessageReceiveError(f"Redis refused to wait on {key}: {error}") from None
             backend.whole_second_timeouts = True
             return await self._pop(connection, key, deadline)
         if response is None:

@@ -21,7 +21,7 @@ import hiredis
 import redis
 
 from servicewire import errors
-from servicewire.errors import MessageSendError
+from servicewire.errors import MessageReceiveError, MessageSendError
 from servicewire.transport.redis.backend import (
     CONNECTION_ERRORS,
     PUSH_SCRIPT,
@@ -213,8 +213,9 @@ class QueueLink:
 
         With ``abort_on_refusal``, a push refused for a reason other than a full queue (no
         marker will wake the pop) raises ``MessageSendError`` at once, closing the
-        connection. Raises ``ConnectionError`` if the connection is lost; Redis staying
-        silent past the timeout counts as lost.
+        connection. Raises ``ConnectionError`` if the connection is lost (Redis staying
+        silent past the timeout counts as lost) and ``MessageReceiveError`` if Redis refuses
+        the wait.
         """
         backend = self.backend
         connection = self._send(
@@ -231,6 +232,13 @@ class QueueLink:
             item = backend.read_blpop(connection, key, timeout)
         except CONNECTION_ERRORS as error:
             raise self._lost(error, f"wait on {key}") from None
+        except redis.ResponseError as error:
+            # Refused: a key of another type, or a blocked wait released because a Sentinel
+            # master was demoted. The next use reconnects, to whatever is master then.
+            self._drop()
+            raise MessageReceiveError(
+                f"Redis at {self.where} refused to wait on {key}: {error}"
+            ) from None
         self.last_answer = time.monotonic()
         return item
 
@@ -240,13 +248,17 @@ class QueueLink:
         if unknown:
             doing += f"; {unknown} push(es) may not have been delivered"
         self.pending.clear()
+        self._drop()
+        return errors.ConnectionError(
+            f"Lost the connection to Redis at {self.where} ({doing}): {error}"
+        )
+
+    def _drop(self) -> None:
+        """Close the connection; the next use takes a fresh one from the pool."""
         connection, self.connection = self.connection, None
         if connection is not None:
             connection.disconnect()
             self.backend.release(self.host, connection)
-        return errors.ConnectionError(
-            f"Lost the connection to Redis at {self.where} ({doing}): {error}"
-        )
 
     def close(self) -> None:
         """Give the connection back to its pool (closed if anything is still in flight)."""

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from servicewire import errors
 from servicewire.errors import (
     InvalidMessageError,
+    MessageReceiveError,
     MessageReceiveTimeout,
     MessageSendError,
 )
@@ -105,8 +106,8 @@ class RedisServerTransport(ServerTransport):
             link = self._link(host)
             try:
                 data = link.pop(self.request_queue, remaining)
-            except errors.ConnectionError as error:
-                self._connection_lost(host, error, deadline)
+            except (errors.ConnectionError, MessageReceiveError) as error:
+                self._receive_failed(host, error, deadline)
                 continue
             if link.refused:
                 self._retry_refused(link)
@@ -134,12 +135,14 @@ class RedisServerTransport(ServerTransport):
                     "Could not deliver the response to request %s: %s", push.request_id, error
                 )
 
-    def _connection_lost(self, host: int, error: Exception, deadline: float) -> None:
+    def _receive_failed(self, host: int, error: Exception, deadline: float) -> None:
+        """Log the first failure of an outage, then pause (with back-off, within the receive
+        timeout) before trying again."""
         self.codec.count("receive.error.connection")
         if self._outage_started is None:
             self._outage_started = time.monotonic()
             logger.warning(
-                "Lost the connection to Redis for service %r; reconnecting: %s",
+                "Cannot receive requests for service %r; trying again: %s",
                 self.service_name,
                 error,
             )
@@ -150,9 +153,9 @@ class RedisServerTransport(ServerTransport):
     def _reconnected(self, host: int) -> None:
         assert self._outage_started is not None
         logger.warning(
-            "Reconnected to Redis at %s for service %r after %.1f s",
-            self.backend.hosts[host],
+            "Receiving requests for service %r again (Redis at %s) after %.1f s",
             self.service_name,
+            self.backend.hosts[host],
             time.monotonic() - self._outage_started,
         )
         self._outage_started = None
