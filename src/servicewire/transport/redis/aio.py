@@ -21,7 +21,9 @@ from redis.asyncio.connection import ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from servicewire import errors
+from servicewire.errors import (
+    ConnectionError as TransportConnectionError,
+)
 from servicewire.errors import (
     MessageReceiveError,
     MessageReceiveTimeout,
@@ -203,7 +205,7 @@ class AsyncRedisClientTransport(AsyncClientTransport):
         )
         try:
             await self._push(self.backend.request_host(), frames, expiry, max_wait)
-        except (errors.ConnectionError, MessageSendError):
+        except (TransportConnectionError, MessageSendError):
             codec.count("send.error")
             raise
         if expects_reply:
@@ -245,9 +247,9 @@ class AsyncRedisClientTransport(AsyncClientTransport):
         except CONNECTION_ERRORS as error:
             raise self._lost(host, error) from None
 
-    def _lost(self, host: int, error: BaseException) -> errors.ConnectionError:
+    def _lost(self, host: int, error: BaseException) -> TransportConnectionError:
         self.codec.count("error.connection")
-        return errors.ConnectionError(
+        return TransportConnectionError(
             f"Lost the connection to Redis at {self.backend.hosts[host]} for service "
             f"{self.service_name!r}: {error}"
         )

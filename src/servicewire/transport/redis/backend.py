@@ -21,7 +21,7 @@ from redis.backoff import NoBackoff
 from redis.connection import ConnectionPool
 from redis.retry import Retry
 
-from servicewire import errors
+from servicewire.errors import ConnectionError as TransportConnectionError
 from servicewire.errors import MessageSendError
 from servicewire.transport.redis.protocol import reply_host_index
 from servicewire.transport.redis.settings import (
@@ -228,8 +228,8 @@ class BackendBase:
         return reply_host_index(key, self.host_count) if self.host_count > 1 else 0
 
 
-def no_masters_error(problems: list[str]) -> errors.ConnectionError:
-    return errors.ConnectionError(
+def no_masters_error(problems: list[str]) -> TransportConnectionError:
+    return TransportConnectionError(
         "No Sentinel could list the masters to use: " + "; ".join(problems or ["no Sentinel"])
     )
 

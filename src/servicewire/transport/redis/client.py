@@ -12,7 +12,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from servicewire import errors
+from servicewire.errors import (
+    ConnectionError as TransportConnectionError,
+)
 from servicewire.errors import (
     MessageReceiveTimeout,
     MessageSendError,
@@ -205,7 +207,7 @@ class RedisClientTransport(ClientTransport):
     ) -> bytes | None:
         try:
             return link.pop(key, timeout, abort_on_refusal=abort_on_refusal)
-        except errors.ConnectionError:
+        except TransportConnectionError:
             self.codec.count("receive.error.connection")
             raise
 

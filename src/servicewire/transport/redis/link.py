@@ -20,7 +20,7 @@ from typing import Any, cast
 import hiredis
 import redis
 
-from servicewire import errors
+from servicewire.errors import ConnectionError as TransportConnectionError
 from servicewire.errors import MessageReceiveError, MessageSendError
 from servicewire.transport.redis.backend import (
     CONNECTION_ERRORS,
@@ -242,14 +242,14 @@ class QueueLink:
         self.last_answer = time.monotonic()
         return item
 
-    def _lost(self, error: BaseException, doing: str) -> errors.ConnectionError:
+    def _lost(self, error: BaseException, doing: str) -> TransportConnectionError:
         """Drop the connection (the next use takes a fresh one from the pool)."""
         unknown = len(self.pending)
         if unknown:
             doing += f"; {unknown} push(es) may not have been delivered"
         self.pending.clear()
         self._drop()
-        return errors.ConnectionError(
+        return TransportConnectionError(
             f"Lost the connection to Redis at {self.where} ({doing}): {error}"
         )
 

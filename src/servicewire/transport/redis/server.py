@@ -9,7 +9,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from servicewire import errors
+from servicewire.errors import (
+    ConnectionError as TransportConnectionError,
+)
 from servicewire.errors import (
     InvalidMessageError,
     MessageReceiveError,
@@ -106,7 +108,7 @@ class RedisServerTransport(ServerTransport):
             link = self._link(host)
             try:
                 data = link.pop(self.request_queue, remaining)
-            except (errors.ConnectionError, MessageReceiveError) as error:
+            except (TransportConnectionError, MessageReceiveError) as error:
                 self._receive_failed(host, error, deadline)
                 continue
             if link.refused:
@@ -129,7 +131,7 @@ class RedisServerTransport(ServerTransport):
                     raise link.refusal(push)
                 self.codec.count("send.queue_full_retry")
                 link.push_now(push)
-            except (MessageSendError, errors.ConnectionError) as error:
+            except (MessageSendError, TransportConnectionError) as error:
                 self.codec.count("send.error.undelivered")
                 logger.error(
                     "Could not deliver the response to request %s: %s", push.request_id, error
@@ -298,7 +300,7 @@ class RedisServerTransport(ServerTransport):
             if link is not None and link.pending:
                 try:
                     link.settle()
-                except errors.ConnectionError as error:
+                except TransportConnectionError as error:
                     logger.error("Responses may not have been delivered: %s", error)
                 if link.refused:
                     self._retry_refused(link)
