@@ -52,32 +52,36 @@ def test_round_trip(echo_server: Callable[..., Any], redis_url: str) -> None:
     assert body["actions"][0]["body"] == {"a": 1}
 
 
-def test_concurrent_tasks_each_get_their_own_replies(
+def test_tasks_send_concurrently_and_one_reader_receives_every_reply(
     echo_server: Callable[..., Any], redis_url: str
 ) -> None:
     echo_server()
     echo_server()
 
-    async def main() -> list[tuple[int, Any]]:
+    async def main() -> tuple[dict[int, Any], int, Any]:
         transport = AsyncRedisClientTransport("echo", **layer(redis_url))
-
-        async def call(number: int) -> tuple[int, Any]:
-            results = []
-            for i in range(5):
-                request_id = number * 100 + i
-                await transport.send_request_message(request_id, {}, job(body={"n": request_id}))
-                received = await transport.receive_response_message(5)
-                assert received.body is not None
-                results.append((received.request_id, received.body["actions"][0]["body"]["n"]))
-            return number, results
-
         try:
-            return await asyncio.gather(*(call(n) for n in range(1, 9)))
+            await asyncio.gather(
+                *(transport.send_request_message(n, {}, job(body={"n": n})) for n in range(1, 41))
+            )
+            replies: dict[int, Any] = {}
+            while len(replies) < 40:
+                received = await transport.receive_response_message(5)
+                assert received.request_id is not None
+                assert received.body is not None
+                replies[received.request_id] = received.body["actions"][0]["body"]["n"]
+            return (
+                replies,
+                transport.requests_outstanding,
+                await transport.receive_response_message(1),
+            )
         finally:
             await transport.aclose()
 
-    for number, results in asyncio.run(main()):
-        assert results == [(number * 100 + i, number * 100 + i) for i in range(5)]
+    replies, outstanding, after = asyncio.run(main())
+    assert replies == {n: n for n in range(1, 41)}
+    assert outstanding == 0
+    assert after == (None, None, None)
 
 
 def test_no_reply_raises_message_receive_timeout_in_time(redis_url: str) -> None:

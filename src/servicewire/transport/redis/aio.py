@@ -1,8 +1,7 @@
 """The asyncio twin of the Redis client transport, on ``redis.asyncio``.
 
 It speaks the same protocol through the same pure core (:mod:`.protocol`, :mod:`.codec`) and
-takes the same settings as :class:`~servicewire.transport.redis.RedisClientTransport`. Each
-asyncio task has its own reply queue, as each thread has with the synchronous transport.
+takes the same settings as :class:`~servicewire.transport.redis.RedisClientTransport`.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-import weakref
 from typing import Any, ClassVar, Protocol, cast
 
 import redis
@@ -142,21 +140,13 @@ class AsyncRedisBackend(BackendBase):
             await pool.disconnect()
 
 
-class _TaskReceiver:
-    __slots__ = ("host", "key", "name", "outstanding")
-
-    def __init__(self, name: str, host: int) -> None:
-        self.name = name
-        self.key = queue_key(name)
-        self.host = host
-        self.outstanding = 0
-
-
 class AsyncRedisClientTransport(AsyncClientTransport):
     """Sends requests to a service's Redis queue and receives the replies, from asyncio.
 
-    Takes the settings of :class:`~servicewire.transport.redis.RedisClientTransport`. Each
-    task gets its own reply queue, so concurrent tasks never see each other's replies.
+    Takes the settings of :class:`~servicewire.transport.redis.RedisClientTransport`. Any task
+    may send; the replies to all of them come to one reply queue per transport, read by one
+    task at a time (the asyncio client's reader), which matches them to their requests by
+    request id.
     """
 
     settings_schema: ClassVar[type[BaseModel] | None] = RedisClientTransportSettings
@@ -168,26 +158,14 @@ class AsyncRedisClientTransport(AsyncClientTransport):
         self.codec = ClientCodec(service_name, metrics, kwargs, type(self))
         self.settings = self.codec.settings
         self.backend = AsyncRedisBackend(self.settings)
-        self._receivers: weakref.WeakKeyDictionary[asyncio.Task[Any], _TaskReceiver] = (
-            weakref.WeakKeyDictionary()
-        )
+        self.reply_queue = self.codec.new_reply_queue()
+        self.reply_key = queue_key(self.reply_queue)
+        self._outstanding = 0
 
-    async def _receiver(self) -> _TaskReceiver:
-        task = asyncio.current_task()
-        if task is None:
-            raise RuntimeError("AsyncRedisClientTransport must be used from an asyncio task")
-        receiver = self._receivers.get(task)
-        if receiver is None:
-            await self.backend.ready()
-            name = self.codec.new_reply_queue()
-            receiver = self._receivers[task] = _TaskReceiver(
-                name, self.backend.reply_host(queue_key(name))
-            )
-        return receiver
-
-    async def requests_outstanding(self) -> int:
-        """How many replies the calling task still expects."""
-        return (await self._receiver()).outstanding
+    @property
+    def requests_outstanding(self) -> int:
+        """How many replies the transport still expects."""
+        return self._outstanding
 
     async def send_request_message(
         self,
@@ -196,20 +174,23 @@ class AsyncRedisClientTransport(AsyncClientTransport):
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
     ) -> None:
-        """Push a request onto the service's queue, naming this task's reply queue (see
+        """Push a request onto the service's queue, naming this transport's reply queue (see
         :meth:`RedisClientTransport.send_request_message`)."""
-        receiver = await self._receiver()
         codec = self.codec
         frames, expiry, max_wait, expects_reply = codec.request_frames(
-            request_id, meta, body, receiver.name, message_expiry_in_seconds
+            request_id, meta, body, self.reply_queue, message_expiry_in_seconds
         )
+        if expects_reply:
+            # Counted first: the reply may be read before this send returns.
+            self._outstanding += 1
         try:
+            await self.backend.ready()
             await self._push(self.backend.request_host(), frames, expiry, max_wait)
-        except (TransportConnectionError, MessageSendError):
+        except BaseException:
+            if expects_reply:
+                self._outstanding -= 1
             codec.count("send.error")
             raise
-        if expects_reply:
-            receiver.outstanding += 1
 
     async def _push(self, host: int, frames: list[bytes], expiry: int, max_wait: float) -> None:
         backend = self.backend
@@ -257,26 +238,26 @@ class AsyncRedisClientTransport(AsyncClientTransport):
     async def receive_response_message(
         self, receive_timeout_in_seconds: int | float | None = None
     ) -> ReceivedMessage:
-        """The next reply on this task's reply queue (see
+        """The next reply on this transport's reply queue (see
         :meth:`RedisClientTransport.receive_response_message`)."""
-        receiver = await self._receiver()
-        if receiver.outstanding <= 0:
+        if self._outstanding <= 0:
             return ReceivedMessage(None, None, None)
         timeout = receive_timeout_in_seconds or self.codec.receive_timeout
         deadline = time.monotonic() + timeout
-        host = receiver.host
+        await self.backend.ready()
+        host = self.backend.reply_host(self.reply_key)
         connection = await self._connection(host)
         try:
             while True:
-                data = await self._pop(connection, receiver.key, deadline)
+                data = await self._pop(connection, self.reply_key, deadline)
                 if data is None:
                     self.codec.count("receive.error.timeout")
                     raise MessageReceiveTimeout(
                         f"No reply from service {self.service_name!r} within {timeout:.3f} s"
                     )
-                message = await self._read_reply(connection, receiver.key, data, deadline)
+                message = await self._read_reply(connection, self.reply_key, data, deadline)
                 if message is not None:
-                    receiver.outstanding -= 1
+                    self._outstanding -= 1
                     return message
         except CONNECTION_ERRORS as error:
             await connection.disconnect()
