@@ -289,6 +289,8 @@ def test_large_response_is_logged_censored_on_the_oversized_message_logger(
     [record] = [r for r in caplog.records if r.name == "servicewire.transport.oversized_message"]
     assert "Oversized message" in record.getMessage()
     assert SECRET not in record.getMessage()
+    assert record.getMessage().endswith("... (cut)")
+    assert len(record.getMessage()) < 2200
 
 
 def test_chunked_response_is_pushed_whole_and_in_order(

@@ -38,6 +38,9 @@ __all__ = ["ClientCodec", "MessageCodec", "ReplyReader"]
 oversized_message_logger = logging.getLogger("servicewire.transport.oversized_message")
 logger = logging.getLogger("servicewire.transport.redis")
 
+# How much of an oversized message its log line shows.
+_LOGGED_MESSAGE_CHARACTERS = 2000
+
 
 class MessageCodec:
     """Serializes, checks and frames outgoing messages; checks the expiry of incoming ones.
@@ -108,15 +111,7 @@ class MessageCodec:
                 f"the maximum of {self.maximum_message_size} bytes",
             )
         if self.log_threshold and size > self.log_threshold:
-            oversized_message_logger.warning(
-                "Oversized message (%d bytes, threshold %d) for service %r: %s",
-                size,
-                self.log_threshold,
-                self.service_name,
-                RecursivelyCensoredDictWrapper(
-                    {"request_id": request_id, "meta": meta, "body": body}
-                ),
-            )
+            self._log_oversized(request_id, meta, body, size)
         if 0 < self.chunk_threshold < size and version >= ProtocolVersion.VERSION_3:
             chunks = split_into_chunks(payload, serializer.mime_type, self.chunk_threshold)
             if self.metrics.enabled:
@@ -136,6 +131,21 @@ class MessageCodec:
         return InvalidMessageError(
             f"Unreadable reply on {queue} from service {self.service_name!r}: {error}",
             request_id=error.request_id,
+        )
+
+    def _log_oversized(self, request_id: int, meta: dict[str, Any], body: Any, size: int) -> None:
+        if not oversized_message_logger.isEnabledFor(logging.WARNING):
+            return
+        message = {"request_id": request_id, "meta": meta, "body": body}
+        censored = repr(RecursivelyCensoredDictWrapper(message))
+        if len(censored) > _LOGGED_MESSAGE_CHARACTERS:
+            censored = censored[:_LOGGED_MESSAGE_CHARACTERS] + "... (cut)"
+        oversized_message_logger.warning(
+            "Oversized message (%d bytes, threshold %d) for service %r: %s",
+            size,
+            self.log_threshold,
+            self.service_name,
+            censored,
         )
 
     def expired(self, request_id: int, meta: dict[str, Any], queue: str) -> bool:
