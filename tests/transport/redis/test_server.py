@@ -326,20 +326,28 @@ def test_responses_to_version_2_requests_are_never_chunked(
 # --- full reply queues and lost connections -----------------------------------------------
 
 
-def test_full_reply_queue_is_retried_within_the_bound_then_logged_and_serving_goes_on(
-    server: Callable[..., Any], redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+def undelivered_then_served(
+    redis_client: redis.Redis, caplog: pytest.LogCaptureFixture, reply_to: str
 ) -> None:
-    stuck = "service.echo.stuck!000000000001"
-    redis_client.rpush("pysoa:" + stuck, b"old-1", b"old-2")
-    server(queue_capacity=2, queue_full_timeout_in_seconds=0.5)
+    """Send request 51 answered to ``reply_to`` (which cannot take it), then request 52: 52
+    is answered, and 51's failure is logged."""
     with caplog.at_level(logging.ERROR, logger="servicewire.transport.redis"):
-        push_request(redis_client, 51, reply_to=stuck)
+        push_request(redis_client, 51, reply_to=reply_to)
         push_request(redis_client, 52)
         assert decode(pop_reply(redis_client))["request_id"] == 52
         deadline = time.monotonic() + 5
         while "Could not deliver the response to request 51" not in caplog.text:
             assert time.monotonic() < deadline, caplog.text
             time.sleep(0.02)
+
+
+def test_full_reply_queue_is_retried_within_the_bound_then_logged_and_serving_goes_on(
+    server: Callable[..., Any], redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    stuck = "service.echo.stuck!000000000001"
+    redis_client.rpush("pysoa:" + stuck, b"old-1", b"old-2")
+    server(queue_capacity=2, queue_full_timeout_in_seconds=0.5)
+    undelivered_then_served(redis_client, caplog, stuck)
     assert "pysoa:" + stuck in caplog.text
     assert "capacity 2" in caplog.text
     assert redis_client.llen("pysoa:" + stuck) == 2
@@ -351,14 +359,7 @@ def test_refused_reply_is_logged_and_serving_goes_on(
     broken = "service.echo.broken!000000000001"
     redis_client.set("pysoa:" + broken, "not a list")
     server()
-    with caplog.at_level(logging.ERROR, logger="servicewire.transport.redis"):
-        push_request(redis_client, 53, reply_to=broken)
-        push_request(redis_client, 54)
-        assert decode(pop_reply(redis_client))["request_id"] == 54
-        deadline = time.monotonic() + 5
-        while "Could not deliver the response to request 53" not in caplog.text:
-            assert time.monotonic() < deadline, caplog.text
-            time.sleep(0.02)
+    undelivered_then_served(redis_client, caplog, broken)
     assert "WRONGTYPE" in caplog.text
 
 
