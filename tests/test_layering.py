@@ -37,7 +37,7 @@ LAYERS = {
     "servicewire.cli": 5,
     "servicewire.otel": 5,
     "servicewire.server.django": 5,
-    "servicewire.server.runtime": 5,
+    "servicewire.server.runtime": 4,
 }
 
 

@@ -7,10 +7,11 @@ import logging
 import threading
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
-from typing import Any, ClassVar, TypeVar
+from types import FrameType
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from servicewire._middleware import make_middleware_stack
 from servicewire.client.client import Client
@@ -49,6 +50,9 @@ from servicewire.server.switched import expand_switched_actions
 from servicewire.server.validation import validate_job_request
 from servicewire.transport.base import ServerTransport
 from servicewire.types import ActionRequest, ActionResponse, Context, Error, JobResponse
+
+if TYPE_CHECKING:
+    from servicewire.server.runtime import ProcessRuntime
 
 __all__ = ["Server"]
 
@@ -396,18 +400,27 @@ class Server:
         """
         if self.transport is None:
             raise ImproperlyConfigured(f"Server {self.service_name!r} has no transport configured")
+        runtime = self.process_runtime
         try:
             request_id, meta, job_request = self.transport.receive_request_message()
         except MessageReceiveTimeout:
-            self.perform_idle_actions()
-            return
+            request_id = meta = job_request = None
         except InvalidMessageError as error:
             self.handle_bad_message(error)
             return
         if request_id is None or meta is None or job_request is None:
             self.perform_idle_actions()
+            if runtime is not None:
+                runtime.idle()
             return
-        self.handle_request(request_id, meta, job_request)
+        if runtime is None:
+            self.handle_request(request_id, meta, job_request)
+            return
+        runtime.job_started()
+        try:
+            self.handle_request(request_id, meta, job_request)
+        finally:
+            runtime.job_finished()
 
     def handle_request(self, request_id: int, meta: dict[str, Any], job_request: Any) -> None:
         """Handle one received request: process the job and send the response (unless the
@@ -611,6 +624,51 @@ class Server:
             finally:
                 if self.transport is not None:
                     self.transport.close()
+
+    # --- process runtime --------------------------------------------------------------------
+    # Server.main() runs the server as an operating-system process (signals, --fork, harakiri,
+    # the heartbeat file; see servicewire.server.runtime). While it does, process_runtime is
+    # set, and handle_next_request tells it when a job starts and ends and when the server
+    # idles.
+
+    process_runtime: ProcessRuntime | None = None
+
+    @classmethod
+    def main(cls, forked_process_id: int | None = None, argv: Sequence[str] | None = None) -> None:
+        """Command-line entry point: run this server as a process until it is stopped.
+
+        Options (from ``argv``, default ``sys.argv[1:]``): ``-s/--settings MODULE`` (a module
+        defining ``SOA_SERVER_SETTINGS`` or ``settings``), ``-f/--fork N``, ``--no-respawn``,
+        ``-d/--daemon``. The chain of calls, in each worker process: ``cls.initialize`` (which
+        returns the class to build), ``__init__``, then ``run``: ``setup``, the serving loop
+        (``handle_next_request`` until ``shutting_down``), ``teardown``. Exits the
+        interpreter with a non-zero status after a failure, a harakiri or bad settings.
+        """
+        from servicewire.server.runtime import main
+
+        status = main(cls, argv, forked_process_id)
+        if status:
+            raise SystemExit(status)
+
+    @classmethod
+    def pre_fork(cls) -> None:
+        """Called once in the supervisor process with ``--fork``, after its signal handlers
+        are set and before the workers are forked (never again when a worker is
+        respawned)."""
+
+    def handle_shutdown_signal(self, signal_number: int, frame: FrameType | None) -> None:
+        """Handles SIGTERM and SIGINT: the current job finishes, then the server stops; a
+        second signal forces the exit."""
+        if self.process_runtime is None:
+            self.shutting_down = True
+        else:
+            self.process_runtime.shutdown_signal(signal_number)
+
+    def harakiri(self, signal_number: int, frame: FrameType | None) -> None:
+        """Handles the harakiri timer's signal: interrupts a job that ran too long (see
+        ``servicewire.server.runtime``)."""
+        if self.process_runtime is not None:
+            self.process_runtime.harakiri(signal_number)
 
     @staticmethod
     def make_middleware_stack(middleware: list[Callable[[Any], Any]], base: Any) -> Any:

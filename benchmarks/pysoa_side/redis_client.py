@@ -1,0 +1,39 @@
+"""PySOA's client side of the Redis benchmark (runs in the PySOA environment):
+``python redis_client.py <redis port> <scenario> <count>`` prints the rate as JSON."""
+
+import json
+import sys
+import time
+
+from pysoa.client.client import Client
+
+SCENARIOS = {
+    "tiny": lambda client: client.call_action("bench_pysoa", "ping", {"value": 1}),
+    "10kb": lambda client: client.call_action("bench_pysoa", "echo", {"data": "x" * 10240}),
+    "ten_actions": lambda client: client.call_actions(
+        "bench_pysoa", [{"action": "ping", "body": {"value": i}} for i in range(10)]
+    ),
+}
+
+
+def main():
+    port, scenario, count = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    transport = {
+        "path": "pysoa.common.transport.redis_gateway.client:RedisClientTransport",
+        "kwargs": {
+            "backend_type": "redis.standard",
+            "backend_layer_kwargs": {"hosts": [("127.0.0.1", port)]},
+        },
+    }
+    client = Client({"bench_pysoa": {"transport": transport}})
+    call = SCENARIOS[scenario]
+    for _ in range(200):
+        call(client)
+    start = time.perf_counter()
+    for _ in range(count):
+        call(client)
+    print(json.dumps({"rate": count / (time.perf_counter() - start)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,276 @@
+"""A thread's own connection to one Redis host, with the hot-path queue operations.
+
+Sending a message and waiting for the next one are what a transport does on every call, so
+they cost as few round trips as possible: a push writes its script call and returns without
+waiting for Redis's acknowledgement, which is read together with the answer to the next
+blocking pop (one write and one wait per call instead of two of each). Acknowledgements are
+always read, in order, before the pop's answer, so that a refused push is never missed: the
+caller finds it in :attr:`QueueLink.refused` and retries it (a full queue) or reports it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import weakref
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+import hiredis
+import redis
+
+from servicewire.errors import ConnectionError as TransportConnectionError
+from servicewire.errors import MessageReceiveError, MessageSendError
+from servicewire.transport.redis.backend import (
+    CONNECTION_ERRORS,
+    PUSH_SCRIPT,
+    QUEUE_FULL_MARKER,
+    RedisBackend,
+    SyncConnection,
+    blpop_timeout,
+    is_queue_full,
+    queue_full_error,
+    retry_pauses,
+)
+
+__all__ = ["PendingPush", "QueueLink"]
+
+# A link may hold this many unacknowledged pushes; one more makes it read them first.
+_MAXIMUM_PENDING = 64
+# A connection that answered this recently is alive; an idler one is checked before use.
+_CHECK_IDLE_AFTER = 1.0
+
+_links: weakref.WeakSet[QueueLink] = weakref.WeakSet()
+
+
+def _forget_connections_after_fork() -> None:
+    # A forked child must never talk on its parent's sockets.
+    for link in list(_links):
+        link.connection = None
+        link.pending.clear()
+        link.refused.clear()
+
+
+os.register_at_fork(after_in_child=_forget_connections_after_fork)
+
+
+@dataclass(slots=True)
+class PendingPush:
+    """A push written to Redis; ``error`` is set if Redis refused it."""
+
+    key: str
+    frames: Sequence[bytes]
+    expiry: int
+    max_wait: float | None
+    wake_key: str | None
+    request_id: int | None
+    error: redis.ResponseError | None = None
+
+    @property
+    def queue_was_full(self) -> bool:
+        return self.error is not None and is_queue_full(self.error)
+
+
+class QueueLink:
+    """One connection to one host, used by one thread.
+
+    :meth:`push` writes and moves on; :meth:`pop` sends a blocking pop, reads the
+    acknowledgements of the pushes written before it, then waits for the pop's answer.
+    Refused pushes are collected in :attr:`refused` for the caller, who retries those whose
+    queue was full with :meth:`push_now`.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "backend",
+        "connection",
+        "host",
+        "last_answer",
+        "pending",
+        "refused",
+    )
+
+    def __init__(self, backend: RedisBackend, host: int) -> None:
+        self.backend = backend
+        self.host = host
+        self.connection: SyncConnection | None = None
+        self.pending: list[PendingPush] = []
+        self.refused: list[PendingPush] = []
+        self.last_answer = 0.0
+        _links.add(self)
+
+    @property
+    def where(self) -> str:
+        return self.backend.hosts[self.host]
+
+    def _ready_connection(self) -> SyncConnection:
+        connection = self.connection
+        if connection is None:
+            connection = self.connection = self.backend.connection(self.host)
+        elif not self.pending and time.monotonic() - self.last_answer > _CHECK_IDLE_AFTER:
+            # Readable while nothing is expected: the server closed it (a restart, say).
+            try:
+                stale = connection.can_read(0)
+            except CONNECTION_ERRORS:
+                stale = True
+            if stale:
+                connection.disconnect()
+        return connection
+
+    def _send(self, command: tuple[object, ...], doing: str) -> SyncConnection:
+        try:
+            connection = self._ready_connection()
+            connection.send_packed_command(
+                [hiredis.pack_command(cast(Any, command))], check_health=False
+            )
+        except CONNECTION_ERRORS as error:
+            raise self._lost(error, doing) from None
+        return connection
+
+    def push(
+        self,
+        key: str,
+        frames: Sequence[bytes],
+        expiry: int,
+        *,
+        wake_key: str | None = None,
+        max_wait: float | None = None,
+        request_id: int | None = None,
+    ) -> None:
+        """Write an atomic push of ``frames`` onto ``key``; its acknowledgement is read by
+        the next :meth:`pop` or :meth:`settle`.
+
+        ``wake_key``, the sender's own reply queue on this host, receives a marker if the
+        queue is full, so that the sender's next pop returns at once.
+        """
+        if len(self.pending) >= _MAXIMUM_PENDING:
+            self.settle()
+        capacity = self.backend.capacity
+        if wake_key is None:
+            command: tuple[object, ...] = (
+                "EVAL", PUSH_SCRIPT, 1, key, expiry, capacity, b"", *frames,
+            )  # fmt: skip
+        else:
+            command = (
+                "EVAL", PUSH_SCRIPT, 2, key, wake_key, expiry, capacity, QUEUE_FULL_MARKER,
+                *frames,
+            )  # fmt: skip
+        self._send(command, f"push to {key}")
+        self.pending.append(PendingPush(key, frames, expiry, max_wait, wake_key, request_id))
+
+    def settle(self) -> None:
+        """Read the acknowledgements of the pushes written so far; refused ones go to
+        :attr:`refused`."""
+        connection = self.connection
+        pending = self.pending
+        if not pending or connection is None:
+            return
+        try:
+            for push in pending:
+                try:
+                    connection.read_response()
+                except redis.ResponseError as error:
+                    push.error = error
+                    self.refused.append(push)
+        except CONNECTION_ERRORS as error:
+            raise self._lost(error, "read acknowledgements") from None
+        finally:
+            pending.clear()
+
+    def push_now(self, refused: PendingPush) -> None:
+        """Push again a message refused because its queue was full, waiting for room with
+        PySOA's back-off, at most ``queue_full_retries`` times and ``max_wait`` seconds;
+        then ``MessageSendError`` names the queue and its capacity.
+
+        Call it with nothing in flight on this link (after :meth:`pop` or :meth:`settle`).
+        """
+        backend = self.backend
+        limit = backend.queue_full_timeout if refused.max_wait is None else refused.max_wait
+        started = time.monotonic()
+        for pause in retry_pauses(backend.queue_full_retries, limit):
+            time.sleep(pause)
+            self.push(refused.key, refused.frames, refused.expiry, request_id=refused.request_id)
+            self.settle()
+            if not self.refused:
+                return
+            again = self.refused.pop()
+            if not again.queue_was_full:
+                raise self.refusal(again)
+        raise queue_full_error(
+            refused.key, self.where, backend.capacity, time.monotonic() - started
+        )
+
+    def refusal(self, push: PendingPush) -> MessageSendError:
+        """The error for a push Redis refused for a reason other than a full queue."""
+        return MessageSendError(
+            f"Redis at {self.where} refused the push to {push.key}: {push.error}"
+        )
+
+    def pop(self, key: str, timeout: float, *, abort_on_refusal: bool = False) -> bytes | None:
+        """Pop the next item of ``key``, waiting up to ``timeout`` seconds (``None`` if none
+        came), after reading the acknowledgements of earlier pushes.
+
+        With ``abort_on_refusal``, a push refused for a reason other than a full queue (no
+        marker will wake the pop) raises ``MessageSendError`` at once, closing the
+        connection. Raises ``ConnectionError`` if the connection is lost (Redis staying
+        silent past the timeout counts as lost) and ``MessageReceiveError`` if Redis refuses
+        the wait.
+        """
+        backend = self.backend
+        connection = self._send(
+            ("BLPOP", key, blpop_timeout(timeout, backend.whole_second_timeouts)), f"wait on {key}"
+        )
+        self.settle()
+        if abort_on_refusal:
+            for push in self.refused:
+                if not push.queue_was_full:
+                    self.refused.clear()
+                    connection.disconnect()
+                    raise self.refusal(push)
+        try:
+            item = backend.read_blpop(connection, key, timeout)
+        except CONNECTION_ERRORS as error:
+            raise self._lost(error, f"wait on {key}") from None
+        except redis.ResponseError as error:
+            # Refused: a key of another type, or a blocked wait released because a Sentinel
+            # master was demoted. The next use reconnects, to whatever is master then.
+            self._drop()
+            raise MessageReceiveError(
+                f"Redis at {self.where} refused to wait on {key}: {error}"
+            ) from None
+        self.last_answer = time.monotonic()
+        return item
+
+    def _lost(self, error: BaseException, doing: str) -> TransportConnectionError:
+        """Drop the connection (the next use takes a fresh one from the pool)."""
+        unknown = len(self.pending)
+        if unknown:
+            doing += f"; {unknown} push(es) may not have been delivered"
+        self.pending.clear()
+        self._drop()
+        return TransportConnectionError(
+            f"Lost the connection to Redis at {self.where} ({doing}): {error}"
+        )
+
+    def _drop(self) -> None:
+        """Close the connection; the next use takes a fresh one from the pool."""
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.disconnect()
+            self.backend.release(self.host, connection)
+
+    def close(self) -> None:
+        """Give the connection back to its pool (closed if anything is still in flight)."""
+        connection, self.connection = self.connection, None
+        if connection is None:
+            return
+        if self.pending:
+            self.pending.clear()
+            connection.disconnect()
+        self.backend.release(self.host, connection)
+
+
+def is_marker(data: bytes) -> bool:
+    """Whether a popped item is the marker a refused push left (not a message)."""
+    return data == QUEUE_FULL_MARKER

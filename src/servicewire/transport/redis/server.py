@@ -1,0 +1,307 @@
+"""The server side of the Redis transport."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from servicewire.errors import (
+    ConnectionError as TransportConnectionError,
+)
+from servicewire.errors import (
+    InvalidMessageError,
+    MessageReceiveError,
+    MessageReceiveTimeout,
+    MessageSendError,
+)
+from servicewire.metrics import MetricsRecorder
+from servicewire.serializer.base import Serializer
+from servicewire.transport.base import _NO_METRICS, ReceivedMessage, ServerTransport
+from servicewire.transport.redis.backend import RedisBackend
+from servicewire.transport.redis.codec import MessageCodec
+from servicewire.transport.redis.link import QueueLink
+from servicewire.transport.redis.protocol import (
+    InvalidFrame,
+    ProtocolVersion,
+    RequestMeta,
+    UnsupportedProtocolVersion,
+    decode_envelope,
+    parse_frame,
+    queue_key,
+    request_queue_name,
+    resolve_content_type,
+)
+from servicewire.transport.redis.settings import RedisServerTransportSettings, validate_settings
+
+__all__ = ["RedisServerTransport"]
+
+logger = logging.getLogger("servicewire.transport.redis")
+
+_FIRST_RECONNECT_PAUSE = 0.05
+_LONGEST_RECONNECT_PAUSE = 2.0
+
+
+class RedisServerTransport(ServerTransport):
+    """Receives a service's requests from its Redis queue and pushes the replies.
+
+    Speaks PySOA's protocol: each reply goes out in the protocol version and serializer of
+    its request. Beyond PySOA, a bad message raises ``InvalidMessageError`` (with the request
+    id and meta when they could be read, so that the server can answer it) instead of
+    stopping the server, expired requests are logged and counted, a chunked response is
+    pushed in one atomic operation, and a lost connection is retried (with back-off, within
+    each receive timeout) until Redis is back.
+    """
+
+    settings_schema: ClassVar[type[BaseModel] | None] = RedisServerTransportSettings
+
+    def __init__(
+        self,
+        service_name: str,
+        metrics: MetricsRecorder = _NO_METRICS,
+        instance_index: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(service_name, metrics, instance_index)
+        self.settings = validate_settings(RedisServerTransportSettings, kwargs, type(self))
+        self.codec = MessageCodec(
+            service_name,
+            self.settings,
+            metrics,
+            "server.transport.redis.",
+            chunk_threshold=self.settings.chunk_messages_larger_than_bytes,
+        )
+        self.backend = RedisBackend(self.settings)
+        self.request_queue = queue_key(request_queue_name(service_name))
+        self.receive_timeout = float(self.settings.receive_timeout_in_seconds)
+        self._local = threading.local()
+        self._outage_started: float | None = None
+        self._reconnect_pause = _FIRST_RECONNECT_PAUSE
+
+    # --- receiving ------------------------------------------------------------------------
+
+    def _link(self, host: int) -> QueueLink:
+        links: list[QueueLink | None] | None = getattr(self._local, "links", None)
+        if links is None:
+            links = self._local.links = [None] * self.backend.host_count
+        link = links[host]
+        if link is None:
+            link = links[host] = QueueLink(self.backend, host)
+        return link
+
+    def receive_request_message(self) -> ReceivedMessage:
+        """Wait up to ``receive_timeout_in_seconds`` for the next usable request.
+
+        Expired requests are dropped (logged and counted) and the wait goes on. While Redis
+        cannot be reached, reconnection is retried until the receive timeout passes.
+        """
+        deadline = time.monotonic() + self.receive_timeout
+        backend = self.backend
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise MessageReceiveTimeout(f"No request for service {self.service_name!r}")
+            host = backend.request_host()
+            link = self._link(host)
+            try:
+                data = link.pop(self.request_queue, remaining)
+            except (TransportConnectionError, MessageReceiveError) as error:
+                self._receive_failed(host, error, deadline)
+                continue
+            if link.refused:
+                self._retry_refused(link)
+            if self._outage_started is not None:
+                self._reconnected(host)
+            if data is None:
+                raise MessageReceiveTimeout(f"No request for service {self.service_name!r}")
+            message = self._read_request(data)
+            if message is not None:
+                return message
+
+    def _retry_refused(self, link: QueueLink) -> None:
+        """Retry replies refused because their queue was full; log those that stay refused
+        (the client gave up on them, or is stuck)."""
+        refused, link.refused = link.refused, []
+        for push in refused:
+            try:
+                if not push.queue_was_full:
+                    raise link.refusal(push)
+                self.codec.count("send.queue_full_retry")
+                link.push_now(push)
+            except (MessageSendError, TransportConnectionError) as error:
+                self.codec.count("send.error.undelivered")
+                logger.error(
+                    "Could not deliver the response to request %s: %s", push.request_id, error
+                )
+
+    def _receive_failed(self, host: int, error: Exception, deadline: float) -> None:
+        """Log the first failure of an outage, then pause (with back-off, within the receive
+        timeout) before trying again."""
+        self.codec.count("receive.error.connection")
+        if self._outage_started is None:
+            self._outage_started = time.monotonic()
+            logger.warning(
+                "Cannot receive requests for service %r; trying again: %s",
+                self.service_name,
+                error,
+            )
+        pause = min(self._reconnect_pause, max(0.0, deadline - time.monotonic()))
+        time.sleep(pause)
+        self._reconnect_pause = min(self._reconnect_pause * 2, _LONGEST_RECONNECT_PAUSE)
+
+    def _reconnected(self, host: int) -> None:
+        assert self._outage_started is not None
+        logger.warning(
+            "Receiving requests for service %r again (Redis at %s) after %.1f s",
+            self.service_name,
+            self.backend.hosts[host],
+            time.monotonic() - self._outage_started,
+        )
+        self._outage_started = None
+        self._reconnect_pause = _FIRST_RECONNECT_PAUSE
+
+    def _read_request(self, data: bytes) -> ReceivedMessage | None:
+        """Decode a popped request; ``None`` if it expired. Raises ``InvalidMessageError``
+        (answerable when its request id and reply queue could be read)."""
+        codec = self.codec
+        try:
+            frame = parse_frame(data)
+        except UnsupportedProtocolVersion as error:
+            # Read the rest as version 3 to find whom to tell.
+            frame = error.frame
+            serializer = resolve_content_type(frame.content_type, codec.default_serializer)
+            request_id, meta = self._salvage(frame.payload, serializer)
+            raise self._bad(
+                "unsupported_version", str(error), request_id, meta, serializer
+            ) from None
+        except InvalidFrame as error:
+            raise self._bad("invalid_frame", str(error), None, None, None) from None
+        if frame.is_chunk:
+            raise self._bad(
+                "chunked_request",
+                "Chunked requests are not supported (only responses may be chunked)",
+                None,
+                None,
+                None,
+            )
+        serializer = resolve_content_type(frame.content_type, codec.default_serializer)
+        try:
+            envelope = decode_envelope(frame.payload, serializer)
+        except InvalidMessageError as error:
+            raise self._bad(
+                "invalid_envelope",
+                str(error),
+                error.request_id,
+                error.meta,
+                serializer,
+                frame.version,
+            ) from None
+        meta = RequestMeta(envelope.meta, frame.version, serializer)
+        request_id = envelope.request_id
+        if codec.expired(request_id, meta, self.request_queue):
+            return None
+        size = len(data)
+        if size > codec.maximum_message_size:
+            raise self._bad(
+                "message_too_large",
+                f"Request of {size} bytes is over the maximum of "
+                f"{codec.maximum_message_size} bytes",
+                request_id,
+                meta,
+                serializer,
+                frame.version,
+            )
+        body = envelope.body
+        if not isinstance(meta.get("reply_to"), str) or body is None:
+            problem = "no body" if isinstance(meta.get("reply_to"), str) else "no reply_to"
+            raise self._bad(
+                "no_reply_to" if problem == "no reply_to" else "no_body",
+                f"Request {request_id} has {problem}",
+                request_id,
+                meta,
+                serializer,
+                frame.version,
+            )
+        return ReceivedMessage(request_id, meta, body)
+
+    @staticmethod
+    def _salvage(payload: bytes, serializer: Serializer) -> tuple[int | None, Any]:
+        try:
+            envelope = decode_envelope(payload, serializer)
+        except InvalidMessageError as error:
+            return error.request_id, error.meta
+        return envelope.request_id, envelope.meta
+
+    def _bad(
+        self,
+        reason: str,
+        description: str,
+        request_id: int | None,
+        meta: dict[str, Any] | None,
+        serializer: Serializer | None,
+        version: ProtocolVersion = ProtocolVersion.VERSION_3,
+    ) -> InvalidMessageError:
+        """The error for a bad request: counted, with the meta to answer it only when it
+        names a reply queue."""
+        self.codec.count("receive.error." + reason)
+        answerable = isinstance(meta, dict) and isinstance(meta.get("reply_to"), str)
+        if answerable and meta is not None:
+            meta = RequestMeta(meta, version, serializer or self.codec.default_serializer)
+        return InvalidMessageError(
+            f"Bad request on queue {self.request_queue}: {description}",
+            request_id=request_id,
+            meta=meta if answerable else None,
+        )
+
+    # --- sending --------------------------------------------------------------------------
+
+    def send_response_message(
+        self, request_id: int, meta: dict[str, Any], body: dict[str, Any]
+    ) -> None:
+        """Push the response to the request's reply queue, in the request's framing.
+
+        Raises ``InvalidMessageError`` if the meta names no reply queue, ``MessageTooLarge``
+        or ``InvalidField`` if the response cannot be sent (the server then sends an error
+        instead), ``MessageSendError`` if the reply queue stays full and ``ConnectionError``
+        if Redis cannot be reached.
+        """
+        reply_to = meta.get("reply_to")
+        if not isinstance(reply_to, str):
+            self.codec.count("send.error.missing_reply_queue")
+            raise InvalidMessageError(f"Response {request_id} has no reply queue (reply_to)")
+        codec = self.codec
+        if type(meta) is RequestMeta:
+            version = meta.protocol_version
+            serializer = meta.serializer
+        else:
+            version = ProtocolVersion.VERSION_3
+            serializer = codec.default_serializer
+        expiry = codec.expiry_meta(meta, None)
+        frames = codec.encode(request_id, meta, body, version, serializer)
+        key = queue_key(reply_to)
+        backend = self.backend
+        link = self._link(backend.reply_host(key))
+        link.push(key, frames, expiry, request_id=request_id)
+        if backend.host_count > 1:
+            # The next pop may be on another host: read the acknowledgement now.
+            link.settle()
+            refused, link.refused = link.refused, []
+            for push in refused:
+                if not push.queue_was_full:
+                    raise link.refusal(push)
+                link.push_now(push)
+
+    def close(self) -> None:
+        links: list[QueueLink | None] = getattr(self._local, "links", None) or []
+        for link in links:
+            if link is not None and link.pending:
+                try:
+                    link.settle()
+                except TransportConnectionError as error:
+                    logger.error("Responses may not have been delivered: %s", error)
+                if link.refused:
+                    self._retry_refused(link)
+        self.backend.close()

@@ -1,0 +1,362 @@
+"""The server process runtime, with real processes over a real redis-server: signals,
+graceful shutdown, harakiri, --fork and respawning, the heartbeat file, --daemon, logging."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from servicewire import ERROR_CODE_ACTION_TIMEOUT, Client, JobResponse
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVER = "tests.server.runtime_service:RuntimeServer"
+DEADLINE = 15.0
+
+
+def wait_until(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
+    """Poll ``condition`` until it returns something true; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+class ServiceProcess:
+    """``servicewire serve`` (or ``Server.main()``) in a subprocess."""
+
+    def __init__(
+        self, folder: Path, settings_module: str, *options: str, launcher: str = "cli", **env: str
+    ) -> None:
+        if launcher == "cli":
+            command = [sys.executable, "-m", "servicewire.cli", "serve", SERVER]
+        else:
+            command = [
+                sys.executable,
+                "-c",
+                "from tests.server.runtime_service import RuntimeServer; RuntimeServer.main()",
+            ]
+        self.output = folder / f"output-{settings_module}.log"
+        self.markers = folder / "markers"
+        self.markers.mkdir(exist_ok=True)
+        environment = {
+            **os.environ,
+            "PYTHONPATH": f"{folder}{os.pathsep}{ROOT}",
+            "SW_TEST_MARKERS": str(self.markers),
+            **env,
+        }
+        with open(self.output, "wb") as output:
+            self.process = subprocess.Popen(
+                [*command, "-s", settings_module, *options],
+                cwd=ROOT,
+                env=environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+
+    @property
+    def log(self) -> str:
+        return self.output.read_text()
+
+    def marker_lines(self, name: str) -> list[str]:
+        path = self.markers / name
+        return path.read_text().split() if path.exists() else []
+
+    def send(self, number: int) -> None:
+        self.process.send_signal(number)
+
+    def wait(self, timeout: float = DEADLINE) -> int:
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the process did not exit in {timeout} s; its output:\n{self.log}")
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+
+@pytest.fixture
+def start(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., ServiceProcess]]:
+    """``start(settings, *options, launcher=..., **env)`` writes a settings module (the Redis
+    transport is added) and starts the service."""
+    processes: list[ServiceProcess] = []
+    names = iter(range(1000))
+
+    def launch(
+        settings: dict[str, Any] | None = None,
+        *options: str,
+        receive_timeout: float = 0.2,
+        launcher: str = "cli",
+        **env: str,
+    ) -> ServiceProcess:
+        module = f"settings_{next(names)}"
+        full = {
+            "transport": {
+                "path": "servicewire.transport.redis:RedisServerTransport",
+                "kwargs": {
+                    "backend_layer_kwargs": {"hosts": [redis_url]},
+                    "receive_timeout_in_seconds": receive_timeout,
+                },
+            },
+            **(settings or {}),
+        }
+        (tmp_path / f"{module}.py").write_text(f"SOA_SERVER_SETTINGS = {full!r}\n")
+        process = ServiceProcess(tmp_path, module, *options, launcher=launcher, **env)
+        processes.append(process)
+        return process
+
+    yield launch
+    for process in processes:
+        process.kill()
+
+
+@pytest.fixture
+def client(redis_url: str) -> Client:
+    transport = {
+        "path": "servicewire.transport.redis:RedisClientTransport",
+        "kwargs": {"backend_layer_kwargs": {"hosts": [redis_url]}},
+    }
+    return Client({"runtime": {"transport": transport}})
+
+
+def whoami(client: Client, echo: object = None) -> dict[str, Any]:
+    return client.call_action("runtime", "whoami", {"echo": echo}, timeout=DEADLINE).body
+
+
+# --- one process ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("launcher", ["cli", "main"])
+def test_serves_then_stops_on_sigterm_removing_its_heartbeat(
+    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path, launcher: str
+) -> None:
+    heartbeat = tmp_path / "heartbeat-{{pid}}"
+    service = start({"heartbeat_file": str(heartbeat)}, launcher=launcher)
+    path = tmp_path / f"heartbeat-{service.process.pid}"
+    wait_until(path.exists, "the heartbeat file")
+    assert float(path.read_text()) == pytest.approx(time.time(), abs=10)
+    assert whoami(client, "hi") == {"pid": service.process.pid, "echo": "hi"}
+    service.send(signal.SIGTERM)
+    assert service.wait() == 0
+    assert not path.exists()
+    assert "Received SIGTERM" in service.log
+
+
+def test_heartbeat_is_refreshed_while_idle(
+    start: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
+    heartbeat = tmp_path / "heartbeat"
+    service = start({"heartbeat_file": str(heartbeat)})
+    first = float(wait_until(lambda: heartbeat.exists() and heartbeat.read_text(), "heartbeat"))
+    wait_until(lambda: float(heartbeat.read_text() or 0) > first, "a refreshed heartbeat")
+    service.send(signal.SIGINT)
+    assert service.wait() == 0
+
+
+def test_graceful_shutdown_finishes_the_current_job(
+    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+) -> None:
+    service = start()
+    entered = tmp_path / "entered"
+    future = client.call_action_future(
+        "runtime", "sleep", {"seconds": 1, "entered": str(entered)}, timeout=DEADLINE
+    )
+    wait_until(entered.exists, "the job to start")
+    service.send(signal.SIGTERM)
+    assert future.result().body == {"slept": 1, "pid": service.process.pid}
+    assert service.wait() == 0
+
+
+def test_a_second_signal_forces_the_exit(
+    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+) -> None:
+    service = start()
+    entered = tmp_path / "entered"
+    client.call_action_future("runtime", "sleep", {"seconds": 60, "entered": str(entered)})
+    wait_until(entered.exists, "the job to start")
+    started = time.monotonic()
+    service.send(signal.SIGTERM)
+    wait_until(lambda: "Received SIGTERM" in service.log, "the first signal to be handled")
+    service.send(signal.SIGTERM)
+    assert service.wait() == 1
+    assert time.monotonic() - started < 10
+    assert "second shutdown signal" in service.log
+
+
+def test_logging_setting_is_applied(start: Callable[..., ServiceProcess], tmp_path: Path) -> None:
+    log_file = tmp_path / "service.log"
+    logging_config = {
+        "version": 1,
+        "formatters": {"plain": {"format": "%(levelname)s %(name)s %(message)s"}},
+        "handlers": {
+            "file": {
+                "class": "logging.FileHandler",
+                "filename": str(log_file),
+                "formatter": "plain",
+            }
+        },
+        "root": {"handlers": ["file"], "level": "INFO"},
+    }
+    service = start({"logging": logging_config})
+    wait_until(
+        lambda: log_file.exists() and "Service 'runtime' serving" in log_file.read_text(),
+        "the start-up line in the configured log file",
+    )
+    service.send(signal.SIGTERM)
+    assert service.wait() == 0
+    assert "INFO servicewire.server.runtime Service 'runtime' stopped" in log_file.read_text()
+
+
+def test_daemon_detaches_and_prints_its_pid(
+    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+) -> None:
+    service = start({"heartbeat_file": str(tmp_path / "daemon-{{pid}}")}, "--daemon")
+    assert service.wait() == 0
+    # The launched process printed the daemon's pid before exiting.
+    pid = int(service.log.partition("PID=")[2].split()[0])
+    heartbeat = tmp_path / f"daemon-{pid}"
+    try:
+        wait_until(heartbeat.exists, "the daemon's heartbeat")
+        assert whoami(client)["pid"] == pid
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    wait_until(lambda: not heartbeat.exists(), "the daemon to stop")
+
+
+# --- harakiri -------------------------------------------------------------------------------
+
+
+def test_harakiri_answers_action_timeout_and_the_worker_is_respawned(
+    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+) -> None:
+    settings = {
+        "harakiri": {"timeout": 1, "shutdown_grace": 5},
+        "heartbeat_file": str(tmp_path / "worker-{{fid}}"),
+    }
+    service = start(settings, "--fork", "1")
+    first_pid = whoami(client)["pid"]
+    response = client.call_actions(
+        "runtime",
+        [{"action": "sleep", "body": {"seconds": 30, "entered": str(tmp_path / "entered")}}],
+        raise_action_errors=False,
+        timeout=DEADLINE,
+    )
+    assert isinstance(response, JobResponse)
+    [error] = response.actions[0].errors
+    assert error.code == ERROR_CODE_ACTION_TIMEOUT
+    second_pid = wait_until(lambda: whoami(client)["pid"], "a respawned worker")
+    assert second_pid != first_pid
+    assert "Harakiri" in service.log
+    assert "respawning it" in service.log
+    service.send(signal.SIGTERM)
+    assert service.wait() == 0
+
+
+def test_harakiri_never_fires_while_the_server_waits_for_work(
+    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+) -> None:
+    heartbeat = tmp_path / "heartbeat"
+    service = start(
+        {"harakiri": {"timeout": 1, "shutdown_grace": 1}, "heartbeat_file": str(heartbeat)},
+        receive_timeout=1.5,
+    )
+    pid = whoami(client)["pid"]
+    first = float(wait_until(lambda: heartbeat.exists() and heartbeat.read_text(), "heartbeat"))
+    # Idle waits longer than the harakiri timeout go by.
+    wait_until(lambda: float(heartbeat.read_text() or 0) > first + 1.4, "idle cycles")
+    assert service.process.poll() is None
+    assert whoami(client)["pid"] == pid
+    assert "Harakiri" not in service.log
+    service.send(signal.SIGTERM)
+    assert service.wait() == 0
+
+
+def test_a_job_that_swallows_the_interrupt_is_ended_after_the_grace_period(
+    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+) -> None:
+    service = start({"harakiri": {"timeout": 1, "shutdown_grace": 1}})
+    entered = tmp_path / "entered"
+    client.call_action_future("runtime", "stubborn", {"entered": str(entered)})
+    wait_until(entered.exists, "the job to start")
+    assert service.wait() == 1
+    assert "did not exit within 1 s after harakiri" in service.log
+
+
+# --- several workers ------------------------------------------------------------------------
+
+
+def test_fork_runs_workers_numbered_one_to_n_after_one_pre_fork(
+    start: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
+    service = start({"heartbeat_file": str(tmp_path / "worker-{{fid}}.beat")}, "--fork", "3")
+    beats = [tmp_path / f"worker-{number}.beat" for number in (1, 2, 3)]
+    wait_until(lambda: all(path.exists() for path in beats), "three worker heartbeats")
+    assert len(service.marker_lines("pre_fork")) == 1
+    assert service.marker_lines("pre_fork") == [str(service.process.pid)]
+    assert len(set(service.marker_lines("initialize"))) == 3
+    service.send(signal.SIGTERM)
+    assert service.wait() == 0
+    assert not any(path.exists() for path in beats)
+
+
+def test_a_crashing_worker_is_given_up_after_three_crashes_in_fifteen_seconds(
+    start: Callable[..., ServiceProcess],
+) -> None:
+    service = start(None, "--fork", "1", SW_TEST_CRASH_SETUP="1")
+    assert service.wait() == 1
+    assert len(service.marker_lines("setup")) == 3
+    assert "exited 3 times in 15 s" in service.log
+
+
+def test_no_respawn_leaves_a_crashed_worker_dead(start: Callable[..., ServiceProcess]) -> None:
+    service = start(None, "--fork", "2", "--no-respawn", SW_TEST_CRASH_SETUP="1")
+    assert service.wait() == 1
+    assert len(service.marker_lines("setup")) == 2
+    assert "not respawning it" in service.log
+
+
+def test_workers_stop_when_their_supervisor_is_killed(
+    start: Callable[..., ServiceProcess], tmp_path: Path
+) -> None:
+    beat = tmp_path / "orphan-{{fid}}"
+    service = start({"heartbeat_file": str(beat)}, "--fork", "1")
+    path = tmp_path / "orphan-1"
+    wait_until(path.exists, "the worker's heartbeat")
+    service.process.kill()
+    service.process.wait(5)
+    wait_until(lambda: not path.exists(), "the orphaned worker to stop")
+
+
+def test_sigint_to_the_whole_group_is_one_graceful_shutdown(
+    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+) -> None:
+    service = start(
+        {"heartbeat_file": str(tmp_path / "group-{{fid}}")},
+        "--fork",
+        "2",
+    )
+    wait_until((tmp_path / "group-2").exists, "both workers")
+    entered = tmp_path / "entered"
+    future = client.call_action_future(
+        "runtime", "sleep", {"seconds": 1, "entered": str(entered)}, timeout=DEADLINE
+    )
+    wait_until(entered.exists, "the job to start")
+    workers = [int(pid) for pid in service.marker_lines("setup")]
+    # A terminal's Ctrl+C: SIGINT to the supervisor and to every worker at once.
+    for pid in [service.process.pid, *workers]:
+        os.kill(pid, signal.SIGINT)
+    assert future.result().body["slept"] == 1
+    assert service.wait() == 0

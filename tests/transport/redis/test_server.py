@@ -1,0 +1,396 @@
+"""RedisServerTransport against a real redis-server: what a server reads and writes on the
+wire, and how it survives bad input and lost connections."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgpack
+import pytest
+import redis
+
+from servicewire.serializer import JSONSerializer, MsgpackSerializer
+from servicewire.serializer.base import Serializer
+from servicewire.transport.redis.protocol import (
+    ProtocolVersion,
+    build_frame,
+    encode_envelope,
+    parse_frame,
+    split_into_chunks,
+)
+from tests.support.services import RedisServer
+from tests.transport.redis.services import EchoServer, RecordingMetrics
+from tests.transport.redis.support import layer, serving
+
+REQUEST_QUEUE = "pysoa:service.echo"
+REPLY_TO = "service.echo.test!000000000001"
+MSGPACK = MsgpackSerializer()
+JSON = JSONSerializer()
+
+
+def job(action: str = "echo", body: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "control": {"continue_on_error": False},
+        "context": {"correlation_id": "c0ffee", "switches": []},
+        "actions": [{"action": action, "body": body if body is not None else {"n": 1}}],
+    }
+
+
+def push_request(
+    client: redis.Redis,
+    request_id: int,
+    body: Any = None,
+    *,
+    version: ProtocolVersion = ProtocolVersion.VERSION_3,
+    serializer: Serializer = MSGPACK,
+    meta: dict[str, Any] | None = None,
+    reply_to: str = REPLY_TO,
+) -> None:
+    meta = {"client_version": [1, 4, 9], "reply_to": reply_to, **(meta or {})}
+    payload = encode_envelope(request_id, meta, job() if body is None else body, serializer)
+    client.rpush(REQUEST_QUEUE, build_frame(payload, version, serializer.mime_type))
+
+
+def pop_reply(client: redis.Redis, reply_to: str = REPLY_TO, timeout: float = 5) -> bytes:
+    item = client.blpop(["pysoa:" + reply_to], timeout=timeout)
+    assert item is not None, "no reply arrived"
+    return bytes(item[1])
+
+
+def decode(data: bytes, serializer: Serializer = MSGPACK) -> dict[str, Any]:
+    return serializer.blob_to_dict(parse_frame(data).payload)
+
+
+@pytest.fixture
+def metrics() -> Iterator[RecordingMetrics]:
+    RecordingMetrics.counts.clear()
+    yield RecordingMetrics()
+    RecordingMetrics.counts.clear()
+
+
+@pytest.fixture
+def server(redis_url: str) -> Iterator[Callable[..., Any]]:
+    """Start EchoServer (with recording metrics) and extra transport settings."""
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+
+        def start(**transport_kwargs: Any) -> EchoServer:
+            return stack.enter_context(  # type: ignore[no-any-return]
+                serving(
+                    EchoServer,
+                    layer(redis_url, **transport_kwargs),
+                    metrics={"path": "tests.transport.redis.services:RecordingMetrics"},
+                )
+            )
+
+        yield start
+
+
+# --- replies in kind --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "serializer", "prefix"),
+    [
+        (ProtocolVersion.VERSION_3, MSGPACK, b"pysoa-redis/3//content-type:application/msgpack;"),
+        (ProtocolVersion.VERSION_3, JSON, b"pysoa-redis/3//content-type:application/json;"),
+        (ProtocolVersion.VERSION_2, MSGPACK, b"content-type:application/msgpack;"),
+        (ProtocolVersion.VERSION_2, JSON, b"content-type:application/json;"),
+        (ProtocolVersion.VERSION_1, MSGPACK, b"\x83"),
+    ],
+)
+def test_server_replies_in_the_version_and_serializer_of_the_request(
+    server: Callable[..., Any],
+    redis_client: redis.Redis,
+    version: ProtocolVersion,
+    serializer: Serializer,
+    prefix: bytes,
+) -> None:
+    server()
+    push_request(redis_client, 11, job(body={"n": 2}), version=version, serializer=serializer)
+    reply = pop_reply(redis_client)
+    assert reply.startswith(prefix)
+    message = decode(reply, serializer)
+    assert message["request_id"] == 11
+    assert message["body"]["actions"][0]["body"] == {"n": 2}
+
+
+def test_reply_echoes_the_request_meta_with_a_fresh_expiry(
+    server: Callable[..., Any], redis_client: redis.Redis
+) -> None:
+    server()
+    push_request(redis_client, 12, meta={"__expiry__": time.time() + 5, "custom": [1, "a"]})
+    meta = decode(pop_reply(redis_client))["meta"]
+    assert meta["custom"] == [1, "a"]
+    assert meta["reply_to"] == REPLY_TO
+    assert meta["client_version"] == [1, 4, 9]
+    assert time.time() + 55 < meta["__expiry__"] < time.time() + 61
+
+
+def test_reply_queue_key_expires_after_the_message_expiry(
+    server: Callable[..., Any], redis_client: redis.Redis
+) -> None:
+    server(message_expiry_in_seconds=30)
+    push_request(redis_client, 13, reply_to="service.echo.kept!000000000001")
+    deadline = time.monotonic() + 5
+    while not redis_client.exists("pysoa:service.echo.kept!000000000001"):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert 25 < redis_client.ttl("pysoa:service.echo.kept!000000000001") <= 30
+
+
+def test_old_clients_do_not_get_error_fields_they_do_not_know(
+    server: Callable[..., Any], redis_client: redis.Redis
+) -> None:
+    server()
+    payload = encode_envelope(14, {"reply_to": REPLY_TO}, job("fail"), MSGPACK)
+    redis_client.rpush(REQUEST_QUEUE, payload)
+    error = decode(pop_reply(redis_client))["body"]["actions"][0]["errors"][0]
+    assert error["code"] == "NOPE"
+    assert "is_caller_error" not in error
+    assert "denied_permissions" not in error
+
+
+# --- bad messages -------------------------------------------------------------------------
+
+SECRET = "hunter2-secret"
+
+
+def framed(message: dict[str, Any]) -> bytes:
+    return build_frame(msgpack.packb(message), ProtocolVersion.VERSION_3, MSGPACK.mime_type)
+
+
+def _bad_payloads() -> dict[str, tuple[bytes, bool, str]]:
+    """name -> (bytes to push, whether the server can answer, the metric's reason)."""
+    meta = {"reply_to": REPLY_TO, "client_version": [1, 4, 9]}
+    body = job(body={"password": SECRET})
+    packed = encode_envelope(21, meta, body, MSGPACK)
+    header = b"pysoa-redis/3//content-type:application/msgpack;"
+    large_body = job(body={"password": SECRET, "pad": "p" * 3000})
+    return {
+        "undecodable": (header + b"\xc1" + SECRET.encode(), False, "invalid_envelope"),
+        "no request id": (framed({"meta": meta, "body": body}), False, "invalid_envelope"),
+        "request id not an int": (
+            framed({"request_id": "21", "meta": meta, "body": body}),
+            False,
+            "invalid_envelope",
+        ),
+        "no reply_to": (
+            framed({"request_id": 21, "meta": {"client_version": [1, 4, 9]}, "body": body}),
+            False,
+            "no_reply_to",
+        ),
+        "no body": (framed({"request_id": 21, "meta": meta}), True, "no_body"),
+        "unknown protocol version": (
+            b"pysoa-redis/7//content-type:application/msgpack;" + packed,
+            True,
+            "unsupported_version",
+        ),
+        "chunked request": (
+            split_into_chunks(packed, MSGPACK.mime_type, 10)[0],
+            False,
+            "chunked_request",
+        ),
+        "malformed chunk headers": (
+            b"pysoa-redis/3//chunk-count:x;chunk-id:1;" + packed,
+            False,
+            "invalid_frame",
+        ),
+        "oversized": (
+            framed({"request_id": 21, "meta": meta, "body": large_body}),
+            True,
+            "message_too_large",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", sorted(_bad_payloads()))
+def test_bad_message_is_logged_censored_counted_answered_when_possible_and_serving_goes_on(
+    server: Callable[..., Any],
+    redis_client: redis.Redis,
+    metrics: RecordingMetrics,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+) -> None:
+    data, answerable, reason = _bad_payloads()[case]
+    server(maximum_message_size_in_bytes=2000)
+    with caplog.at_level(logging.DEBUG):
+        redis_client.rpush(REQUEST_QUEUE, data)
+        push_request(redis_client, 22)
+        first = decode(pop_reply(redis_client))
+        if answerable:
+            assert first["request_id"] == 21
+            [error] = first["body"]["errors"]
+            assert error["code"] == "INVALID"
+            assert first["body"]["actions"] == []
+            first = decode(pop_reply(redis_client))
+        assert first["request_id"] == 22
+        assert first["body"]["actions"][0]["body"] == {"n": 1}
+    assert metrics.counts["server.transport.redis.receive.error." + reason] == 1
+    assert metrics.counts["server.error.bad_message"] == 1
+    assert "bad message" in caplog.text
+    assert SECRET not in caplog.text
+
+
+def test_unknown_protocol_version_is_answered_in_version_3(
+    server: Callable[..., Any], redis_client: redis.Redis
+) -> None:
+    server()
+    packed = encode_envelope(23, {"reply_to": REPLY_TO}, job(), MSGPACK)
+    redis_client.rpush(REQUEST_QUEUE, b"pysoa-redis/4//content-type:application/msgpack;" + packed)
+    reply = pop_reply(redis_client)
+    assert reply.startswith(b"pysoa-redis/3//content-type:application/msgpack;")
+    assert "protocol version 4" in decode(reply)["body"]["errors"][0]["message"]
+
+
+# --- expiry -------------------------------------------------------------------------------
+
+
+def test_expired_request_is_dropped_with_a_log_line_and_a_metric(
+    server: Callable[..., Any],
+    redis_client: redis.Redis,
+    metrics: RecordingMetrics,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server()
+    with caplog.at_level(logging.WARNING, logger="servicewire.transport.redis"):
+        push_request(redis_client, 31, meta={"__expiry__": time.time() - 1})
+        push_request(redis_client, 32)
+        assert decode(pop_reply(redis_client))["request_id"] == 32
+    assert metrics.counts["server.transport.redis.receive.error.message_expired"] == 1
+    assert "Dropped message 31" in caplog.text
+    assert "expired" in caplog.text
+
+
+# --- size limits and chunking -------------------------------------------------------------
+
+
+def test_response_over_the_maximum_is_replaced_by_response_too_large(
+    server: Callable[..., Any], redis_client: redis.Redis
+) -> None:
+    server(maximum_message_size_in_bytes=5000)
+    push_request(redis_client, 41, job("big", {"size": 6000}))
+    body = decode(pop_reply(redis_client))["body"]
+    assert [error["code"] for error in body["errors"]] == ["RESPONSE_TOO_LARGE"]
+    assert body["actions"] == []
+
+
+def test_large_response_is_logged_censored_on_the_oversized_message_logger(
+    server: Callable[..., Any], redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    server(log_messages_larger_than_bytes=1000)
+    with caplog.at_level(logging.WARNING, logger="servicewire.transport.oversized_message"):
+        push_request(redis_client, 42, job("echo", {"password": SECRET, "pad": "p" * 2000}))
+        pop_reply(redis_client)
+    [record] = [r for r in caplog.records if r.name == "servicewire.transport.oversized_message"]
+    assert "Oversized message" in record.getMessage()
+    assert SECRET not in record.getMessage()
+    assert record.getMessage().endswith("... (cut)")
+    assert len(record.getMessage()) < 2200
+
+
+def test_chunked_response_is_pushed_whole_and_in_order(
+    server: Callable[..., Any], redis_client: redis.Redis
+) -> None:
+    server(chunk_messages_larger_than_bytes=102400, maximum_message_size_in_bytes=1024000)
+    push_request(redis_client, 43, job("big", {"size": 300000, "tag": "start"}))
+    first = pop_reply(redis_client)
+    count = parse_frame(first).chunk_count
+    assert count == 3
+    chunks = [first] + [bytes(item) for item in redis_client.lrange("pysoa:" + REPLY_TO, 0, -1)]
+    assert len(chunks) == 3, "all chunks are on the queue together"
+    for number, chunk in enumerate(chunks, start=1):
+        assert chunk.startswith(
+            b"pysoa-redis/3//content-type:application/msgpack;chunk-count:3;chunk-id:%d;" % number
+        )
+    payload = b"".join(parse_frame(chunk).payload for chunk in chunks)
+    data = MSGPACK.blob_to_dict(payload)["body"]["actions"][0]["body"]["data"]
+    assert data.startswith("start")
+    assert len(data) == 300000
+
+
+def test_responses_to_version_2_requests_are_never_chunked(
+    server: Callable[..., Any], redis_client: redis.Redis
+) -> None:
+    server(chunk_messages_larger_than_bytes=102400, maximum_message_size_in_bytes=1024000)
+    push_request(redis_client, 44, job("big", {"size": 200000}), version=ProtocolVersion.VERSION_2)
+    reply = pop_reply(redis_client)
+    assert parse_frame(reply).chunk_count is None
+    assert len(decode(reply)["body"]["actions"][0]["body"]["data"]) == 200000
+
+
+# --- full reply queues and lost connections -----------------------------------------------
+
+
+def undelivered_then_served(
+    redis_client: redis.Redis, caplog: pytest.LogCaptureFixture, reply_to: str
+) -> None:
+    """Send request 51 answered to ``reply_to`` (which cannot take it), then request 52: 52
+    is answered, and 51's failure is logged."""
+    with caplog.at_level(logging.ERROR, logger="servicewire.transport.redis"):
+        push_request(redis_client, 51, reply_to=reply_to)
+        push_request(redis_client, 52)
+        assert decode(pop_reply(redis_client))["request_id"] == 52
+        deadline = time.monotonic() + 5
+        while "Could not deliver the response to request 51" not in caplog.text:
+            assert time.monotonic() < deadline, caplog.text
+            time.sleep(0.02)
+
+
+def test_full_reply_queue_is_retried_within_the_bound_then_logged_and_serving_goes_on(
+    server: Callable[..., Any], redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    stuck = "service.echo.stuck!000000000001"
+    redis_client.rpush("pysoa:" + stuck, b"old-1", b"old-2")
+    server(queue_capacity=2, queue_full_timeout_in_seconds=0.5)
+    undelivered_then_served(redis_client, caplog, stuck)
+    assert "pysoa:" + stuck in caplog.text
+    assert "capacity 2" in caplog.text
+    assert redis_client.llen("pysoa:" + stuck) == 2
+
+
+def test_refused_reply_is_logged_and_serving_goes_on(
+    server: Callable[..., Any], redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = "service.echo.broken!000000000001"
+    redis_client.set("pysoa:" + broken, "not a list")
+    server()
+    undelivered_then_served(redis_client, caplog, broken)
+    assert "WRONGTYPE" in caplog.text
+
+
+def test_server_reconnects_after_redis_restarts_and_serves_on(
+    server: Callable[..., Any],
+    redis_client: redis.Redis,
+    redis_server: RedisServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    server()
+    push_request(redis_client, 61)
+    assert decode(pop_reply(redis_client))["request_id"] == 61
+    with caplog.at_level(logging.WARNING, logger="servicewire.transport.redis"):
+        redis_server.restart()
+        push_request(redis_client, 62)
+        assert decode(pop_reply(redis_client, timeout=10))["request_id"] == 62
+    assert "Lost the connection to Redis" in caplog.text
+    assert "Receiving requests for service 'echo' again" in caplog.text
+
+
+def test_a_request_queue_of_the_wrong_type_is_logged_once_and_waited_out(
+    server: Callable[..., Any], redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    redis_client.set(REQUEST_QUEUE, "not a list")
+    with caplog.at_level(logging.WARNING, logger="servicewire.transport.redis"):
+        server()
+        deadline = time.monotonic() + 5
+        while "WRONGTYPE" not in caplog.text:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        redis_client.delete(REQUEST_QUEUE)
+        push_request(redis_client, 63)
+        assert decode(pop_reply(redis_client))["request_id"] == 63
+    assert caplog.text.count("Cannot receive requests") == 1
