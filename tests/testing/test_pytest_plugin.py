@@ -1,5 +1,5 @@
 """The pytest plugin: loaded through its entry point, its fixtures find the server under test,
-stubs stop after each test, failures read well, and loading it costs nothing.
+stubs stop after each test, failures read well, and loading it changes nothing.
 
 These tests run pytest sessions of their own (pytester); tests/testing/test_pytest_versions.py
 runs this module under each supported major version of pytest.
@@ -106,7 +106,7 @@ def test_the_plugin_is_loaded_through_its_entry_point(pytester: pytest.Pytester)
     assert disabled.pluginmanager.get_plugin("servicewire") is None
 
 
-def test_loading_the_plugin_imports_no_servicewire_modules_and_installs_nothing() -> None:
+def test_loading_the_plugin_imports_no_testing_module_and_installs_nothing() -> None:
     # The packages of this process, in a fresh one (this may be another pytest's environment).
     packages = [path for path in sys.path if path.endswith("site-packages")]
     code = textwrap.dedent(

@@ -22,9 +22,9 @@ server of each stubbed service, see :mod:`servicewire.testing.contract`),
 ``servicewire_contract_mode`` (``auto``, ``required`` or ``off``) and
 ``servicewire_server_class``.
 
-Importing this module imports none of servicewire's client, server or testing modules and
-changes nothing: they are imported when a fixture is used, or at start-up when the contract
-options are set.
+Loading the plugin changes nothing and imports nothing beyond pytest and the ``servicewire``
+package itself (whose root imports the client and the server): the testing modules are
+imported when a fixture is used, or at start-up when the contract options are set.
 """
 
 from __future__ import annotations
