@@ -84,7 +84,7 @@ class AsyncClient(BaseClient):
             raise ClientError("This AsyncClient is closed")
         settings = self._settings_for(service_name)
         handler = self.handlers[service_name] = self.handler_class(
-            service_name, settings, self._transport_classes[service_name]
+            service_name, settings, self._transport_classes.get(service_name)
         )
         return handler
 

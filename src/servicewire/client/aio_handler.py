@@ -28,6 +28,7 @@ from typing import Any
 
 from servicewire._middleware import make_middleware_stack
 from servicewire.client.handler import CLIENT_PROTOCOL_VERSION, BaseServiceHandler
+from servicewire.client.intercept import TransportInterceptor, handler_built
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import (
     ClientError,
@@ -126,6 +127,13 @@ class AsyncServiceHandler(BaseServiceHandler):
         self._reader: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
+        handler_built(self)
+
+    def _wrap_transport(self, interceptor: TransportInterceptor) -> None:
+        self.transport = interceptor.wrap_async(self.service_name, self.transport, self._deliver)
+
+    def _restore_transport(self, transport: AsyncClientTransport) -> None:
+        self.transport = transport
 
     # --- sending --------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Generator
 from typing import Any, NoReturn
 
 from servicewire._middleware import make_middleware_stack
+from servicewire.client.intercept import TransportInterceptor, handler_built
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import InvalidMessageError, MessageReceiveError, MessageReceiveTimeout
 from servicewire.metrics import MetricName
@@ -122,6 +123,14 @@ class ServiceHandler(BaseServiceHandler):
             self._receive_from_transport,
         )
         self._local = threading.local()
+        handler_built(self)
+
+    def _wrap_transport(self, interceptor: TransportInterceptor) -> None:
+        self._restore_transport(interceptor.wrap(self.service_name, self.transport))
+
+    def _restore_transport(self, transport: ClientTransport) -> None:
+        self.transport = transport
+        self._next_message = transport.receive_response_message
 
     def _state(self) -> _ThreadState:
         try:
