@@ -57,6 +57,20 @@ class MetricName:
     """Counter: responses replaced by ``RESPONSE_NOT_SERIALIZABLE``."""
     SERVER_ERROR_REQUEST_HANDLING = "server.error.request_handling"
     """Counter: requests whose handling failed outside the job (the server serves on)."""
+    SERVER_ERROR_EVENT_LISTENER = "server.error.event_listener"
+    """Counter, tag ``event``: event listeners that raised (the request went on)."""
+
+    # Server: auxiliary actions, tag ``action`` (``"<primary action>:<class name>"``).
+    SERVER_AUXILIARY_RUN = "server.auxiliary.run"
+    """Timer: one auxiliary action run in the server's process, through the action
+    middleware."""
+    SERVER_AUXILIARY_ERROR = "server.auxiliary.error"
+    """Counter, tags ``action`` and ``code``: errors auxiliary actions ended with."""
+    SERVER_AUXILIARY_SKIPPED = "server.auxiliary.skipped"
+    """Counter: auxiliary actions not run because their primary action failed."""
+    SERVER_AUXILIARY_DROPPED = "server.auxiliary.dropped"
+    """Counter: auxiliary actions lost: a full thread pool set to drop, a shutdown that
+    came first, or a job that could not be queued."""
 
     # Client, tag ``service``.
     CLIENT_REQUEST_SEND = "client.request.send"

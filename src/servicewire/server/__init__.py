@@ -1,6 +1,7 @@
 """The server side: servers, actions, middleware and settings."""
 
 from servicewire.server.action import Action, ActionInterface, ActionType
+from servicewire.server.auxiliary import AuxiliaryAction, AuxiliaryActionRequest
 from servicewire.server.builtin import (
     BaseStatusAction,
     CheckMethodStatus,
@@ -8,6 +9,7 @@ from servicewire.server.builtin import (
     StatusActionFactory,
 )
 from servicewire.server.coroutine import CoroutineMiddleware, DefaultCoroutineMiddleware
+from servicewire.server.events import ServerEvent, ServerEvents
 from servicewire.server.middleware import ServerMiddleware
 from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest, RequestSwitchSet
 from servicewire.server.server import Server
@@ -18,6 +20,8 @@ __all__ = [
     "Action",
     "ActionInterface",
     "ActionType",
+    "AuxiliaryAction",
+    "AuxiliaryActionRequest",
     "BaseStatusAction",
     "CheckMethodStatus",
     "CoroutineMiddleware",
@@ -28,6 +32,8 @@ __all__ = [
     "IntrospectionAction",
     "RequestSwitchSet",
     "Server",
+    "ServerEvent",
+    "ServerEvents",
     "ServerMiddleware",
     "ServerSettings",
     "StatusActionFactory",

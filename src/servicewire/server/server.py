@@ -41,8 +41,10 @@ from servicewire.logging import (
 )
 from servicewire.metrics import MetricName
 from servicewire.server.action import ActionType
+from servicewire.server.auxiliary.actions import AuxiliaryActions
 from servicewire.server.builtin import IntrospectionAction, make_default_status_action_class
 from servicewire.server.coroutine import AsyncEventLoopThread, CoroutineMiddleware
+from servicewire.server.events import ServerEvents
 from servicewire.server.middleware import ProcessAction, ProcessJob, ServerMiddleware
 from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest, RequestSwitchSet
 from servicewire.server.settings import ServerSettings
@@ -75,16 +77,27 @@ class Server:
     A server is built from settings (a :class:`ServerSettings` dict); its middleware stacks
     are built once, here. :meth:`process_job` handles one job dict; :meth:`run` serves
     requests from the configured transport until :attr:`shutting_down` is set.
+
+    ``auxiliary_action_map`` maps action names to the auxiliary actions that run after
+    them, once their job's response has been sent; ``events`` holds the event listeners of
+    the class (or, on a server, of that server). See ``servicewire.server.auxiliary`` and
+    ``servicewire.server.events``.
     """
 
     service_name: ClassVar[str]
     action_class_map: ClassVar[Mapping[str, ActionType]] = {}
+    auxiliary_action_map: ClassVar[Mapping[str, Sequence[ActionType]]] = {}
     description: ClassVar[str | None] = None
+    events: ServerEvents = ServerEvents(owner="Server")
 
     settings_class: ClassVar[type[ServerSettings]] = ServerSettings
     request_class: ClassVar[type[EnrichedActionRequest]] = EnrichedActionRequest
     client_class: ClassVar[type[Client]] = Client
     introspection_action: ClassVar[type[IntrospectionAction] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.events = ServerEvents.of_class(cls)
 
     def __init__(
         self,
@@ -149,6 +162,12 @@ class Server:
             name=f"{self.service_name}-event-loop",
         )
         self._run_coroutine = self.event_loop_thread.run_coroutine
+
+        # Observers and after-response work: while unused, each costs one test per site.
+        # The server reads its listeners through _events, an attribute of the instance
+        # alone: the interpreter reads those faster than one a class attribute shadows.
+        self.events = self._events = ServerEvents(type(self).events, type(self).__qualname__, self)
+        self._auxiliary = AuxiliaryActions(self) if self.auxiliary_action_map else None
 
     # --- actions --------------------------------------------------------------------------
 
@@ -257,6 +276,8 @@ class Server:
                 client_factory=partial(self.make_client, context),
                 run_coroutine=self._run_coroutine,
             )
+            if self._events.active:
+                self._events.emit("job_validated", job_request=job)
             response: JobResponse = self._process_job_stack(job)
             response.context["correlation_id"] = context["correlation_id"]
         except HarakiriInterrupt:
@@ -288,6 +309,8 @@ class Server:
         control = job_request.control
         switches = RequestSwitchSet(context["switches"])
         continue_on_error = control.get("continue_on_error", False)
+        events = self._events
+        observing = events.active
         for simple_request in job_request.actions:
             request = self.request_class(
                 simple_request.action,
@@ -299,7 +322,11 @@ class Server:
             )
             request._client_holder = job_request._client_holder
             request._server = self
+            if observing:
+                events.emit("action_call", action_request=request)
             action_response, stop = self._execute_action(request)
+            if observing:
+                events.action_done(request, action_response)
             response.actions.append(action_response)
             if stop or (action_response.errors and not continue_on_error):
                 break
@@ -432,6 +459,12 @@ class Server:
         context = job_request.get("context") if is_dict else None
         correlation_id = context.get("correlation_id") if isinstance(context, dict) else None
         token = set_log_context(self.service_name, correlation_id, request_id, None)
+        events = self._events
+        observed = (
+            events.job_received(self.transport, request_id, meta, job_request)
+            if events.active
+            else None
+        )
         try:
             self.perform_pre_request_actions()
             if self.job_logger.isEnabledFor(self.request_log_success_level):
@@ -447,10 +480,14 @@ class Server:
             if not (isinstance(control, dict) and control.get("suppress_response")):
                 response_dict = self._send_response(request_id, meta, response_dict, job_request)
             self._log_response(response_dict, job_request)
+            if observed is not None:
+                events.job_done(job_request, response_dict)
             if metrics_enabled:
                 self._count_response_errors(response_dict)
         finally:
             reset_log_context(token)
+            if observed is not None:
+                events.request_done(observed)
             try:
                 self.transport.complete_request_message(request_id, meta)
             finally:
@@ -460,6 +497,9 @@ class Server:
                         MetricName.SERVER_REQUEST_HANDLE, time.perf_counter() - started
                     )
                 self.perform_post_request_actions()
+        # After the response has gone out and the request is complete: never delays it.
+        if self._auxiliary is not None:
+            self._auxiliary.dispatch(job_request, response)
 
     def _count_response_errors(self, message: dict[str, Any]) -> None:
         for error in message["errors"]:
@@ -550,6 +590,8 @@ class Server:
         assert self.transport is not None
         self._count(MetricName.SERVER_ERROR_BAD_MESSAGE)
         self.logger.warning("Received a bad message: %s", error)
+        if self._events.active:
+            self._events.emit("request_bad_message", error=error)
         if error.request_id is None or error.meta is None:
             return
         response = JobResponse(
@@ -577,13 +619,24 @@ class Server:
     def setup(self) -> None:
         """Runs once before the server starts serving (load caches, open connections).
         Overrides must call ``super()``: it starts the event loop behind
-        ``request.run_coroutine``."""
+        ``request.run_coroutine``, initializes the auxiliary processors and emits
+        ``server_start``."""
         self.event_loop_thread.start()
+        if self._auxiliary is not None:
+            self._auxiliary.initialize()
+        if self._events.active:
+            self._events.emit("server_start")
 
     def teardown(self) -> None:
         """Runs once after the server stops serving. Overrides must call ``super()``: it
-        stops the event loop (waiting up to ``coroutine_shutdown_timeout`` seconds for the
-        coroutines still running) and closes the connections of ``request.client``."""
+        emits ``server_stop``, lets the auxiliary processors finish their pending work (for
+        up to ``auxiliary_shutdown_timeout`` seconds), stops the event loop (waiting up to
+        ``coroutine_shutdown_timeout`` seconds for the coroutines still running) and closes
+        the connections of ``request.client``."""
+        if self._events.active:
+            self._events.emit("server_stop")
+        if self._auxiliary is not None:
+            self._auxiliary.shutdown()
         try:
             self.event_loop_thread.stop()
         finally:
@@ -604,6 +657,8 @@ class Server:
         ``super()``."""
         if self.metrics.enabled:
             self.metrics.flush()
+        if self._events.active:
+            self._events.emit("server_idle")
 
     def run(self) -> None:
         """Serve requests from the transport until :attr:`shutting_down` becomes true.

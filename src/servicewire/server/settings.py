@@ -10,6 +10,7 @@ from typing_extensions import NotRequired, TypedDict
 from servicewire.client.settings import ClientSettings
 from servicewire.logging import DEFAULT_LOGGING
 from servicewire.metrics import MetricsRecorder, NoOpMetricsRecorder
+from servicewire.server.auxiliary.processors import AuxProcessor
 from servicewire.server.coroutine import CoroutineMiddleware, DefaultCoroutineMiddleware
 from servicewire.server.middleware import ServerMiddleware
 from servicewire.settings import ClassReference, LogLevel, Settings, class_reference
@@ -106,3 +107,11 @@ class ServerSettings(Settings):
     )
     coroutine_shutdown_timeout: Annotated[float, Field(ge=0)] = 10.0
     """Seconds ``teardown`` waits for coroutines still running before cancelling them."""
+    auxiliary_processors: dict[str, class_reference(AuxProcessor)] = Field(  # type: ignore[valid-type]
+        default_factory=dict
+    )
+    """Auxiliary processors by name; ``"default"`` (when not given: a ``SyncAuxProcessor``)
+    runs the auxiliary actions that name no other."""
+    auxiliary_shutdown_timeout: Annotated[float, Field(ge=0)] = 10.0
+    """Seconds ``teardown`` gives the auxiliary processors, all together, to finish or hand
+    off their pending work."""

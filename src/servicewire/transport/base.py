@@ -14,6 +14,8 @@ settings: ``{"path": "yourmodule:YourClientTransport", "kwargs": {...}}``.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
 from servicewire.metrics import MetricsRecorder, NoOpMetricsRecorder
@@ -24,12 +26,14 @@ if TYPE_CHECKING:
 __all__ = [
     "AsyncClientTransport",
     "ClientTransport",
+    "MessageDetails",
     "ReceivedMessage",
     "ServerTransport",
     "Transport",
 ]
 
 _NO_METRICS = NoOpMetricsRecorder()
+_NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
 
 
 class ReceivedMessage(NamedTuple):
@@ -42,6 +46,23 @@ class ReceivedMessage(NamedTuple):
     request_id: int | None
     meta: dict[str, Any] | None
     body: dict[str, Any] | None
+
+
+class MessageDetails(NamedTuple):
+    """What a server transport can tell about one request it delivered, for observers
+    (the server's event listeners).
+
+    ``queue`` names where the request was received from (``None`` when there is no queue,
+    as in-process); ``delivery_attempt`` is 1 for the first delivery and more when the
+    transport delivers a request again after a server failed to finish it (``None`` when
+    the transport cannot tell); ``extra`` holds details particular to the transport (its
+    documentation lists them).
+    """
+
+    request_id: int
+    queue: str | None
+    delivery_attempt: int | None
+    extra: Mapping[str, Any] = _NO_EXTRA
 
 
 class Transport:
@@ -134,6 +155,16 @@ class ServerTransport(Transport, abc.ABC):
         Transports with acknowledged delivery mark the request done here; others need not
         override it.
         """
+
+    def message_details(self, request_id: int, meta: dict[str, Any]) -> MessageDetails:
+        """Describe a request this transport delivered and the server has not completed
+        yet (called with the ``request_id`` and ``meta`` it was received with).
+
+        The server asks only while event listeners are registered, once per request. The
+        default names the service as the queue and does not know the delivery attempt;
+        transports that know better override it. It must not block or raise.
+        """
+        return MessageDetails(request_id, self.service_name, None)
 
 
 class AsyncClientTransport(Transport, abc.ABC):

@@ -29,6 +29,7 @@ from servicewire.transport.base import (
     _NO_METRICS,
     AsyncClientTransport,
     ClientTransport,
+    MessageDetails,
     ReceivedMessage,
     ServerTransport,
 )
@@ -136,6 +137,10 @@ class LocalClientTransport(ClientTransport, ServerTransport):
         self, request_id: int, meta: dict[str, Any], body: dict[str, Any]
     ) -> None:
         self._state.responses.append(ReceivedMessage(request_id, meta, body))
+
+    def message_details(self, request_id: int, meta: dict[str, Any]) -> MessageDetails:
+        """No queue; each request is delivered once, in the caller's thread."""
+        return MessageDetails(request_id, None, 1)
 
     def close(self) -> None:
         self.server.teardown()

@@ -236,6 +236,26 @@ def test_unfinished_request_is_delivered_again_after_the_visibility_timeout(
     assert _counts(server)["sql.request.redelivered"] == 1
 
 
+def test_message_details_give_the_queue_and_the_delivery_attempt(database: SqlDatabase) -> None:
+    client = SqlClientTransport("recorder", **database.kwargs())
+    client.send_request_message(9, {}, JOB)
+    assert _abandon(database, visibility_timeout_in_seconds=0.3) == 9
+    server = SqlServerTransport("recorder", receive_timeout_in_seconds=10, **database.kwargs())
+
+    request_id, meta, _body = server.receive_request_message()
+    assert request_id is not None
+    assert meta is not None
+    details = server.message_details(request_id, meta)
+
+    assert (details.request_id, details.queue, details.delivery_attempt) == (9, "recorder", 2)
+    assert details.extra["worker_id"] == server.worker_id
+    assert isinstance(details.extra["row_id"], int)
+    assert details.extra["enqueued_at"] > 0
+    server.complete_request_message(request_id, meta)
+    # Once completed, the transport no longer knows the request.
+    assert server.message_details(request_id, meta).delivery_attempt is None
+
+
 def test_request_never_finished_becomes_a_dead_letter_and_can_be_requeued(
     database: SqlDatabase,
 ) -> None:

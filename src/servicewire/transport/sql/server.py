@@ -16,7 +16,12 @@ from sqlalchemy.exc import DBAPIError
 
 from servicewire.errors import InvalidMessageError, MessageReceiveError, MessageReceiveTimeout
 from servicewire.metrics import MetricsRecorder
-from servicewire.transport.base import _NO_METRICS, ReceivedMessage, ServerTransport
+from servicewire.transport.base import (
+    _NO_METRICS,
+    MessageDetails,
+    ReceivedMessage,
+    ServerTransport,
+)
 from servicewire.transport.sql.database import Database, database_for
 from servicewire.transport.sql.dead_letters import bury, purge_dead_letters
 from servicewire.transport.sql.envelope import decode_payload, encode_payload, job_outcome
@@ -319,6 +324,24 @@ class SqlServerTransport(ServerTransport):
             message.request_id,
             self.service_name,
         )
+
+    def message_details(self, request_id: int, meta: dict[str, Any]) -> MessageDetails:
+        """The service's queue and the delivery attempt of a request being handled, with
+        ``extra``: ``row_id`` (its row in the requests or fan-out table), ``enqueued_at``
+        (the database's clock, in seconds since the epoch), ``worker_id`` (this server's
+        lease holder name) and, in fan-out delivery, ``consumer``."""
+        claim = self._claims.get((meta.get("reply_to"), request_id))
+        if claim is None:
+            return MessageDetails(request_id, self.service_name, None)
+        message = claim.message
+        extra: dict[str, Any] = {
+            "row_id": message.row_id,
+            "enqueued_at": message.enqueued_at,
+            "worker_id": self.worker_id,
+        }
+        if self.settings.consumer is not None:
+            extra["consumer"] = self.settings.consumer
+        return MessageDetails(request_id, self.service_name, message.attempts, extra)
 
     # --- answering ------------------------------------------------------------------------
 
