@@ -13,10 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, insert, select, text
 
-from servicewire import Client, JobResponse
+from servicewire import Client, JobResponse, MetricName
 from servicewire.errors import MessageReceiveError, MessageReceiveTimeout, MessageSendError
 from servicewire.transport.sql import DeadLetters, SqlClientTransport, SqlServerTransport
 from servicewire.transport.sql.database import open_database
+from tests.support.metrics import RecordingMetrics, metrics_of
 from tests.transport.sql.conftest import SqlDatabase
 from tests.transport.sql.processes import wait_for
 from tests.transport.sql.services import RecordingServer
@@ -41,7 +42,7 @@ def _wait_until_expired(database: SqlDatabase, table: Any) -> None:
 
 
 def _counts(server: RecordingServer) -> dict[str, int]:
-    return server.metrics.counts  # type: ignore[attr-defined, no-any-return]
+    return metrics_of(server).counts
 
 
 def test_request_is_answered_with_extension_types_intact(database: SqlDatabase) -> None:
@@ -94,7 +95,9 @@ def test_expired_request_is_dropped_logged_and_counted(
 
     assert not log.exists()
     assert "expired" in caplog.text
-    assert _counts(server)["sql.request.expired"] == 1
+    assert metrics_of(server).recorded("counter", MetricName.TRANSPORT_MESSAGE_EXPIRED) == [
+        (1, {"service": "recorder"})
+    ]
     assert database.execute(select(database.tables.requests)) == []
 
 
@@ -102,7 +105,8 @@ def test_expired_reply_is_dropped_by_the_client(
     database: SqlDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = database.server(message_expiry_in_seconds=0.05)
-    client = SqlClientTransport("recorder", **database.kwargs())
+    metrics = RecordingMetrics()
+    client = SqlClientTransport("recorder", metrics, **database.kwargs())
     client.send_request_message(5, {}, JOB)
     server.handle_next_request()
     _wait_until_expired(database, database.tables.replies)
@@ -111,6 +115,30 @@ def test_expired_reply_is_dropped_by_the_client(
         assert client.receive_response_message(5) == (None, None, None)
 
     assert "Dropped the reply to request 5" in caplog.text
+    assert metrics.recorded("counter", MetricName.TRANSPORT_MESSAGE_EXPIRED) == [
+        (1, {"service": "recorder"})
+    ]
+
+
+def test_sizes_of_requests_and_responses_are_recorded_per_service(
+    database: SqlDatabase,
+) -> None:
+    server, metrics = database.server(), RecordingMetrics()
+    client = SqlClientTransport("recorder", metrics, **database.kwargs())
+    job = {**JOB, "actions": [{"action": "echo", "body": {"text": "x" * 5000}}]}
+    client.send_request_message(6, {}, job)
+    server.handle_next_request()
+    assert client.receive_response_message(5).request_id == 6
+
+    [(request_size, request_tags)] = metrics.recorded(
+        "histogram", MetricName.TRANSPORT_REQUEST_SIZE
+    )
+    [(response_size, response_tags)] = metrics_of(server).recorded(
+        "histogram", MetricName.TRANSPORT_RESPONSE_SIZE
+    )
+    assert 5000 < request_size < 6000
+    assert 5000 < response_size < 6000
+    assert request_tags == response_tags == {"service": "recorder"}
 
 
 def test_response_over_the_size_limit_is_answered_response_too_large(

@@ -152,7 +152,7 @@ class RedisClientTransport(ClientTransport):
         for push in refused:
             if not push.queue_was_full:
                 raise link.refusal(push)
-            self.codec.count("send.queue_full_retry")
+            self.codec.count_queue_full_retry()
             link.push_now(push)
 
     # --- receiving ------------------------------------------------------------------------
