@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from _harness import RESULTS, ROOT, rate
 
@@ -28,6 +29,7 @@ from servicewire import Action, Client, EnrichedActionRequest, Server
 from servicewire.types import Body
 
 SERVICE = "bench_ping"
+BENCHMARKS = Path(__file__).resolve().parent
 
 
 class Ping(Action):
@@ -40,17 +42,25 @@ class PingServer(Server):
     action_class_map = {"ping": Ping}
 
 
-def serve(url: str) -> None:
-    sys.path.insert(0, str(ROOT))
-    from examples.serving import serve as serve_until_signalled
-
-    transport = {"path": "servicewire.transport.sql:SqlServerTransport", "kwargs": {"url": url}}
-    serve_until_signalled(PingServer, {"transport": transport})
+# This module is also the server's settings module: ``servicewire serve bench_sql:PingServer
+# -s bench_sql``, with the database URL in BENCH_SQL_URL.
+SOA_SERVER_SETTINGS = {
+    "transport": {
+        "path": "servicewire.transport.sql:SqlServerTransport",
+        "kwargs": {"url": os.environ.get("BENCH_SQL_URL", ""), "receive_timeout_in_seconds": 1},
+    },
+    "logging": {"version": 1, "root": {"level": "WARNING"}},
+}
 
 
 @contextmanager
 def server_process(url: str) -> Iterator[None]:
-    process = subprocess.Popen([sys.executable, __file__, "--serve", url])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "servicewire.cli", "serve", "bench_sql:PingServer",
+         "-s", "bench_sql"],
+        cwd=BENCHMARKS,
+        env={**os.environ, "BENCH_SQL_URL": url, "PYTHONPATH": str(ROOT / "src")},
+    )  # fmt: skip
     try:
         yield
     finally:
@@ -127,11 +137,7 @@ def main() -> None:
     parser.add_argument(
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    if arguments.serve:
-        serve(arguments.serve)
-        return
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="servicewire-bench-") as directory:

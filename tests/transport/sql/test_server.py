@@ -18,8 +18,8 @@ from servicewire.errors import MessageReceiveError, MessageReceiveTimeout, Messa
 from servicewire.transport.sql import DeadLetters, SqlClientTransport, SqlServerTransport
 from servicewire.transport.sql.database import open_database
 from tests.support.metrics import RecordingMetrics, metrics_of
+from tests.support.processes import wait_until
 from tests.transport.sql.conftest import SqlDatabase
-from tests.transport.sql.processes import wait_for
 from tests.transport.sql.services import RecordingServer
 
 JOB: dict[str, Any] = {
@@ -35,9 +35,9 @@ def _responses(client: Client) -> dict[int, JobResponse]:
 
 def _wait_until_expired(database: SqlDatabase, table: Any) -> None:
     now = open_database(database.url, database.table_prefix).now
-    wait_for(
+    wait_until(
         lambda: database.execute(select(table.c.id).where(table.c.expires_at < now)),
-        message="the message to expire",
+        "the message to expire",
     )
 
 
@@ -320,9 +320,9 @@ def test_lease_is_renewed_while_a_long_job_runs(database: SqlDatabase) -> None:
     _request_id, meta, _body = server.receive_request_message()
     (first_lease,) = database.execute(select(table.c.visible_at))[0]
 
-    wait_for(
+    wait_until(
         lambda: database.execute(select(table.c.visible_at))[0][0] > first_lease + 0.3,
-        message="the lease to be renewed",
+        "the lease to be renewed",
     )
 
     assert meta is not None

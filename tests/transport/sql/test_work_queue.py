@@ -7,8 +7,9 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from tests.support.processes import wait_until
 from tests.transport.sql.conftest import SqlDatabase
-from tests.transport.sql.processes import ServerProcesses, wait_for
+from tests.transport.sql.processes import ServerProcesses
 
 SERVER = "tests.transport.sql.services:RecordingServer"
 
@@ -57,7 +58,7 @@ def test_request_of_a_killed_server_is_delivered_again_and_answered(
         [{"action": "hold", "body": {"started": str(started), "release": str(release)}}],
         message_expiry_in_seconds=120,
     )
-    wait_for(started.exists, message="the first server to start the job")
+    wait_until(started.exists, "the first server to start the job")
     assert started.read_text() == str(doomed.pid)
 
     doomed.kill()
@@ -68,4 +69,4 @@ def test_request_of_a_killed_server_is_delivered_again_and_answered(
     assert responses[request_id].errors == []
     assert responses[request_id].actions[0].body == {"pid": survivor.pid}
     assert database.execute(select(database.tables.requests)) == []
-    assert "delivered for the 2nd time" in survivor.output()
+    assert "delivered for the 2nd time" in survivor.log
