@@ -224,6 +224,23 @@ def test_threads_sharing_a_client_each_get_their_own_replies(database: SqlDataba
     assert results == {n: {"n": n} for n in range(6)}
 
 
+def test_closing_gives_back_a_request_taken_but_not_started(database: SqlDatabase) -> None:
+    client = SqlClientTransport("recorder", **database.kwargs())
+    server = SqlServerTransport("recorder", receive_timeout_in_seconds=1, **database.kwargs())
+    client.send_request_message(1, {}, JOB)
+    client.send_request_message(2, {}, JOB)
+    request_id, meta, _body = server.receive_request_message()
+    assert request_id == 1
+    assert meta is not None
+    server.send_response_message(1, meta, {"actions": [], "errors": []})
+    server.complete_request_message(1, meta)  # on PostgreSQL, this takes request 2 too
+    server.close()
+
+    # Given back, not left to the visibility timeout (30 s).
+    successor = SqlServerTransport("recorder", receive_timeout_in_seconds=1, **database.kwargs())
+    assert successor.receive_request_message().request_id == 2
+
+
 def test_at_most_once_removes_the_request_as_it_is_received(database: SqlDatabase) -> None:
     client = SqlClientTransport("recorder", **database.kwargs())
     client.send_request_message(1, {}, JOB)
