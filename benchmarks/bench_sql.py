@@ -1,8 +1,8 @@
 """SQL transport: round trips per second over SQLite and over PostgreSQL.
 
 One server process (a trivial action) and a client in this process, ``call_action`` after
-``call_action``; and the same with ten requests in flight at once
-(``call_actions_parallel``). There is no PySOA counterpart: PySOA has no SQL transport.
+``call_action``; and the same with ten requests in flight at once (``send_request`` ten
+times, then ``get_all_responses``). There is no PySOA counterpart: PySOA has no SQL transport.
 
 Run: ``.venv/bin/python benchmarks/bench_sql.py [--rounds 5] [--count 2000] [--write]
 [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]``. PostgreSQL is
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from _harness import RESULTS, ROOT, rate
+from _harness import ROOT, rate, write_result
 
 from servicewire import Action, Client, EnrichedActionRequest, Server
 from servicewire.types import Body
@@ -166,8 +166,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if arguments.write:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "sql.md").write_text(text)
+        write_result("sql.md", text)
 
 
 if __name__ == "__main__":
