@@ -10,10 +10,14 @@ a queue that holds one request, kept full: every send to it fails with ``Message
 from __future__ import annotations
 
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from servicewire import AsyncClient, Client, JobResponse, MessageSendError
+import pytest
+
+from servicewire import AsyncClient, Client, JobResponse, MessageReceiveTimeout, MessageSendError
 from tests.client.test_expander import EXPANSIONS
 from tests.support.processes import DEADLINE, ServiceProcess, wait_until, write_settings
 
@@ -45,6 +49,40 @@ def hold(folder: Path) -> dict[str, Any]:
         "action": "hold",
         "body": {"started": str(folder / "started"), "release": str(folder / "release")},
     }
+
+
+SHORT_TIMEOUT = 0.5
+"""The timeout of the calls that a held action makes too slow."""
+
+
+def check_a_slow_call_times_out_in_time(
+    folder: Path, call: Callable[[dict[str, Any]], Any]
+) -> None:
+    """``call(body)`` calls math's ``hold`` with ``body`` and :data:`SHORT_TIMEOUT`: it raises
+    ``MessageReceiveTimeout`` within the timeout plus 2 s. The held action is let go after."""
+    started = time.monotonic()
+    try:
+        with pytest.raises(MessageReceiveTimeout, match="'math'"):
+            call(hold(folder)["body"])
+        assert time.monotonic() - started < SHORT_TIMEOUT + 2
+    finally:
+        (folder / "release").touch()
+
+
+def check_what_came_in_time_is_returned_beside_a_timeout(
+    folder: Path, call: Callable[[list[dict[str, Any]]], list[Any]]
+) -> None:
+    """``call(actions)`` calls math's ``actions`` in parallel with :data:`SHORT_TIMEOUT`,
+    catching transport errors: the square of 7 comes back in time, beside a timeout in place
+    of the held action, within the timeout plus 2 s."""
+    started = time.monotonic()
+    try:
+        square, slow = call([SQUARE_OF_7, hold(folder)])
+        assert time.monotonic() - started < SHORT_TIMEOUT + 2
+    finally:
+        (folder / "release").touch()
+    assert square.body == {"square": 49}
+    assert isinstance(slow, MessageReceiveTimeout)
 
 
 SERVERS = {

@@ -6,19 +6,20 @@ many with every combination of flags, expansions, and fifty calls at once on one
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
-from servicewire import AsyncClient, MessageReceiveTimeout
+from servicewire import AsyncClient
 from tests.client.deployments import (
+    SHORT_TIMEOUT,
     SQUARE_OF_7,
     Deployment,
+    check_a_slow_call_times_out_in_time,
+    check_what_came_in_time_is_returned_beside_a_timeout,
     first_body,
-    hold,
     identify_all,
     one_job,
 )
@@ -79,31 +80,26 @@ def test_a_hundred_parallel_actions_across_two_server_processes_return_in_order(
 def test_a_slow_server_and_a_short_timeout_give_message_receive_timeout_in_time(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    slow = hold(tmp_path)["body"]
-    started = time.monotonic()
-    try:
-        with pytest.raises(MessageReceiveTimeout, match="'math'"):
-            with_client(deployment, lambda c: c.call_action("math", "hold", slow, timeout=0.5))
-        assert time.monotonic() - started < 0.5 + 2
-    finally:
-        (tmp_path / "release").touch()
+    check_a_slow_call_times_out_in_time(
+        tmp_path,
+        lambda body: with_client(
+            deployment, lambda c: c.call_action("math", "hold", body, timeout=SHORT_TIMEOUT)
+        ),
+    )
 
 
 def test_a_parallel_call_gets_what_came_in_time_and_timeouts_in_place(
     deployment: Deployment, tmp_path: Path
 ) -> None:
-    actions = [SQUARE_OF_7, hold(tmp_path)]
-    try:
-        square, slow = with_client(
+    check_what_came_in_time_is_returned_beside_a_timeout(
+        tmp_path,
+        lambda actions: with_client(
             deployment,
             lambda c: c.call_actions_parallel(
-                "math", actions, timeout=0.5, catch_transport_errors=True
+                "math", actions, timeout=SHORT_TIMEOUT, catch_transport_errors=True
             ),
-        )
-    finally:
-        (tmp_path / "release").touch()
-    assert square.body == {"square": 49}
-    assert isinstance(slow, MessageReceiveTimeout)
+        ),
+    )
 
 
 @pytest.mark.parametrize("failure", FAILURES)

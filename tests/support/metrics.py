@@ -8,7 +8,7 @@ import threading
 from collections import Counter
 from typing import Any
 
-from servicewire.metrics import MetricsRecorder, Tags
+from servicewire.metrics import MetricName, MetricsRecorder, Tags
 
 RECORDING_METRICS = {"path": "tests.support.metrics:RecordingMetrics"}
 
@@ -49,3 +49,18 @@ def metrics_of(owner: Any) -> RecordingMetrics:
     metrics = owner.metrics
     assert isinstance(metrics, RecordingMetrics), f"{owner!r} does not record its metrics"
     return metrics
+
+
+def check_sizes_recorded(
+    client: RecordingMetrics, server: RecordingMetrics, service: str, body_size: int
+) -> None:
+    """One round trip of a body of ``body_size`` bytes each way was recorded: the request's
+    size by the client transport, the response's by the server transport, both tagged with
+    ``service``."""
+    [(request_size, request_tags)] = client.recorded("histogram", MetricName.TRANSPORT_REQUEST_SIZE)
+    [(response_size, response_tags)] = server.recorded(
+        "histogram", MetricName.TRANSPORT_RESPONSE_SIZE
+    )
+    assert body_size < request_size < body_size + 1000
+    assert body_size < response_size < body_size + 1000
+    assert request_tags == response_tags == {"service": service}

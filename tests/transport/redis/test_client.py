@@ -30,7 +30,12 @@ from servicewire.transport.redis.protocol import (
     encode_envelope,
     parse_frame,
 )
-from tests.support.metrics import RECORDING_METRICS, RecordingMetrics, metrics_of
+from tests.support.metrics import (
+    RECORDING_METRICS,
+    RecordingMetrics,
+    check_sizes_recorded,
+    metrics_of,
+)
 from tests.support.services import RedisServer, running_redis
 from tests.transport.redis.services import EchoServer
 from tests.transport.redis.support import layer, make_client, serving
@@ -263,15 +268,7 @@ def test_sizes_of_requests_and_responses_are_recorded_per_service(redis_url: str
     client = make_client("echo", layer(redis_url), metrics=RECORDING_METRICS)
     with serving(EchoServer, layer(redis_url), metrics=RECORDING_METRICS) as server:
         client.call_action("echo", "echo", {"text": "x" * 5000})
-    [(request_size, request_tags)] = metrics_of(client.handlers["echo"]).recorded(
-        "histogram", MetricName.TRANSPORT_REQUEST_SIZE
-    )
-    [(response_size, response_tags)] = metrics_of(server).recorded(
-        "histogram", MetricName.TRANSPORT_RESPONSE_SIZE
-    )
-    assert 5000 < request_size < 6000
-    assert 5000 < response_size < 6000
-    assert request_tags == response_tags == {"service": "echo"}
+    check_sizes_recorded(metrics_of(client.handlers["echo"]), metrics_of(server), "echo", 5000)
 
 
 def push_replies(redis_client: redis.Redis, transport: RedisClientTransport, count: int) -> str:

@@ -17,7 +17,7 @@ from servicewire import Client, JobResponse, MetricName
 from servicewire.errors import MessageReceiveError, MessageReceiveTimeout, MessageSendError
 from servicewire.transport.sql import DeadLetters, SqlClientTransport, SqlServerTransport
 from servicewire.transport.sql.database import open_database
-from tests.support.metrics import RecordingMetrics, metrics_of
+from tests.support.metrics import RecordingMetrics, check_sizes_recorded, metrics_of
 from tests.support.processes import wait_until
 from tests.transport.sql.conftest import SqlDatabase
 from tests.transport.sql.services import RecordingServer
@@ -129,16 +129,7 @@ def test_sizes_of_requests_and_responses_are_recorded_per_service(
     client.send_request_message(6, {}, job)
     server.handle_next_request()
     assert client.receive_response_message(5).request_id == 6
-
-    [(request_size, request_tags)] = metrics.recorded(
-        "histogram", MetricName.TRANSPORT_REQUEST_SIZE
-    )
-    [(response_size, response_tags)] = metrics_of(server).recorded(
-        "histogram", MetricName.TRANSPORT_RESPONSE_SIZE
-    )
-    assert 5000 < request_size < 6000
-    assert 5000 < response_size < 6000
-    assert request_tags == response_tags == {"service": "recorder"}
+    check_sizes_recorded(metrics, metrics_of(server), "recorder", 5000)
 
 
 def test_response_over_the_size_limit_is_answered_response_too_large(

@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from servicewire import ERROR_CODE_ACTION_TIMEOUT
-from tests.support.processes import wait_until
+from servicewire import ERROR_CODE_ACTION_TIMEOUT, Client
+from tests.support.processes import ServiceProcess, wait_until
 from tests.transport.sql.conftest import SqlDatabase
 from tests.transport.sql.processes import ServerProcesses
 
@@ -46,12 +46,26 @@ def holder_pid(folder: Path) -> int:
     return int(wait_until(lambda: started.exists() and started.read_text(), "the job to start"))
 
 
+def serve(
+    database: SqlDatabase,
+    processes: ServerProcesses,
+    workers: int,
+    transport: dict[str, Any] | None = None,
+    **settings: Any,
+) -> tuple[ServiceProcess, Client]:
+    """``servicewire serve --fork workers`` of the recording service on ``database`` (the
+    transport waiting for work at most 1 s at a time, plus ``transport`` settings; the
+    server's ``settings``), and a client of it."""
+    kwargs = {"receive_timeout_in_seconds": 1, **(transport or {})}
+    server_settings = {"transport": database.server_transport(**kwargs), **settings}
+    service = processes.start(SERVER, server_settings, "--fork", str(workers))
+    return service, database.client()
+
+
 def test_forked_workers_never_run_a_request_twice(
     database: SqlDatabase, server_processes: ServerProcesses, tmp_path: Path
 ) -> None:
-    settings = {"transport": database.server_transport(receive_timeout_in_seconds=1)}
-    service = server_processes.start(SERVER, settings, "--fork", "3")
-    client = database.client()
+    service, client = serve(database, server_processes, 3)
     log = tmp_path / "runs.log"
     count = 120
 
@@ -74,13 +88,7 @@ def test_forked_workers_never_run_a_request_twice(
 def test_a_worker_killed_mid_request_loses_nothing(
     database: SqlDatabase, server_processes: ServerProcesses, tmp_path: Path
 ) -> None:
-    settings = {
-        "transport": database.server_transport(
-            visibility_timeout_in_seconds=1, receive_timeout_in_seconds=1
-        )
-    }
-    service = server_processes.start(SERVER, settings, "--fork", "2")
-    client = database.client()
+    service, client = serve(database, server_processes, 2, {"visibility_timeout_in_seconds": 1})
     request_id = client.send_request("recorder", [hold(tmp_path)], message_expiry_in_seconds=120)
     doomed = holder_pid(tmp_path)
 
@@ -100,9 +108,7 @@ def test_sigterm_finishes_the_running_job_and_gives_back_what_was_not_started(
     database: SqlDatabase, server_processes: ServerProcesses, tmp_path: Path
 ) -> None:
     # A redelivery would take the visibility timeout (30 s): the waits below are shorter.
-    settings = {"transport": database.server_transport(receive_timeout_in_seconds=1)}
-    service = server_processes.start(SERVER, settings, "--fork", "1")
-    client = database.client()
+    service, client = serve(database, server_processes, 1)
     log = tmp_path / "runs.log"
     running = client.call_actions_future("recorder", [hold(tmp_path)], timeout=60)
     worker = holder_pid(tmp_path)
@@ -117,9 +123,10 @@ def test_sigterm_finishes_the_running_job_and_gives_back_what_was_not_started(
     assert runs(log) == []
     # Taken with the running job's reply (PostgreSQL) or never taken (SQLite), the waiting
     # request is served by the next server at once.
-    successor = server_processes.start(SERVER, settings)
-    assert waiting.result(timeout=10).actions[0].body["pid"] == successor.pid
-    assert runs(log) == [(successor.pid, 1)]
+    serve(database, server_processes, 1)
+    successor = waiting.result(timeout=10).actions[0].body["pid"]
+    assert successor != worker
+    assert runs(log) == [(successor, 1)]
 
 
 def test_harakiri_answers_a_stuck_job_once_though_it_outlives_its_lease(
@@ -127,14 +134,13 @@ def test_harakiri_answers_a_stuck_job_once_though_it_outlives_its_lease(
 ) -> None:
     # The job runs 2 s before harakiri stops it, twice the visibility timeout: only the
     # renewals of its lease keep the other worker from taking it too.
-    settings = {
-        "transport": database.server_transport(
-            visibility_timeout_in_seconds=1, receive_timeout_in_seconds=1
-        ),
-        "harakiri": {"timeout": 2, "shutdown_grace": 5},
-    }
-    service = server_processes.start(SERVER, settings, "--fork", "2")
-    client = database.client()
+    service, client = serve(
+        database,
+        server_processes,
+        2,
+        {"visibility_timeout_in_seconds": 1},
+        harakiri={"timeout": 2, "shutdown_grace": 5},
+    )
     log = tmp_path / "runs.log"
 
     response = client.call_actions(
