@@ -24,6 +24,12 @@ from tests.support.pysoa import pysoa_python  # noqa: E402
 
 PYSOA_SIDE = Path(__file__).resolve().parent / "pysoa_side"
 RESULTS = Path(__file__).resolve().parent / "results"
+README = Path(__file__).resolve().parent / "README.md"
+
+# The README's copy of the latest results lies between these lines, in this order.
+RESULTS_BEGIN = "<!-- latest results: copied from results/ by each benchmark's --write -->"
+RESULTS_END = "<!-- end of the latest results -->"
+RESULTS_ORDER = ("local.md", "redis.md", "parallel.md", "sql.md")
 
 
 def rate(operation: Callable[[], object], count: int, units_per_call: int = 1) -> float:
@@ -90,6 +96,29 @@ def report(title: str, comparisons: list[Comparison], notes: str = "", write: st
     text = "\n".join(lines) + "\n"
     print(text)
     if write:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / write).write_text(text)
+        write_result(write, text)
     return text
+
+
+def write_result(name: str, text: str) -> None:
+    """Save a report as ``results/<name>`` and copy every report into the README."""
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / name).write_text(text)
+    collect_results()
+
+
+def collect_results() -> None:
+    """Put the reports of ``results/`` in the README between its markers (each report's
+    heading one level down)."""
+    names = [name for name in RESULTS_ORDER if (RESULTS / name).exists()]
+    reports = ["#" + (RESULTS / name).read_text().strip() for name in names]
+    readme = README.read_text()
+    before, _, rest = readme.partition(RESULTS_BEGIN)
+    _, _, after = rest.partition(RESULTS_END)
+    README.write_text(
+        f"{before}{RESULTS_BEGIN}\n\n" + "\n\n".join(reports) + f"\n\n{RESULTS_END}{after}"
+    )
+
+
+if __name__ == "__main__":
+    collect_results()

@@ -1,6 +1,6 @@
 """Redis transport: servicewire vs PySOA 1.4.9 on the same private redis-server.
 
-Each side runs one server process (``servicewire serve`` here, PySOA's own ``Server.run``
+Each side runs one server process (``servicewire serve`` here, PySOA's own command line
 there) for its own service; servicewire's client runs in this process, PySOA's in its
 environment. Three scenarios, in interleaved rounds: sequential ``call_action`` with a tiny
 body, ``call_action`` with a 10 KB request and response, and ``call_actions`` with 10
@@ -15,8 +15,10 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
@@ -31,34 +33,58 @@ BENCHMARKS = Path(__file__).resolve().parent
 
 
 @contextmanager
-def servicewire_server(redis_server: RedisServer) -> Iterator[None]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "servicewire.cli", "serve", "redis_service:BenchServer",
-         "-s", "redis_service"],
-        cwd=BENCHMARKS,
-        env={**os.environ, "BENCH_REDIS_URL": redis_server.url, "PYTHONPATH": str(ROOT / "src")},
-    )  # fmt: skip
-    try:
-        yield
-    finally:
-        process.terminate()
-        process.wait(30)
+def serving(command: list[str], cwd: Path, env: dict[str, str], workers: int) -> Iterator[None]:
+    """Run a server command until the block ends, once its ``workers`` processes all serve
+    (each writes a heartbeat file named by ``BENCH_HEARTBEAT``)."""
+    with tempfile.TemporaryDirectory(prefix="servicewire-bench-") as directory:
+        heartbeat = os.path.join(directory, "{{pid}}.beat")
+        process = subprocess.Popen(
+            command, cwd=cwd, env={**os.environ, **env, "BENCH_HEARTBEAT": heartbeat}
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while len(os.listdir(directory)) < workers:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command} did not start {workers} server process(es)")
+                time.sleep(0.05)
+            yield
+        finally:
+            process.terminate()
+            process.wait(30)
 
 
-@contextmanager
-def pysoa_server(redis_server: RedisServer) -> Iterator[None]:
-    process = subprocess.Popen(
-        [str(pysoa_python()), str(PYSOA_SIDE / "redis_server.py"), str(redis_server.port)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline().strip() == "serving"
-        yield
-    finally:
-        process.terminate()
-        process.wait(30)
+def fork_options(workers: int) -> list[str]:
+    return ["--fork", str(workers)] if workers > 1 else []
+
+
+def servicewire_server(redis_server: RedisServer, workers: int = 1) -> ContextManager[None]:
+    """``servicewire serve`` with ``workers`` processes."""
+    command = [sys.executable, "-m", "servicewire.cli", "serve", "redis_service:BenchServer",
+               "-s", "redis_service", *fork_options(workers)]  # fmt: skip
+    env = {"BENCH_REDIS_URL": redis_server.url, "PYTHONPATH": str(ROOT / "src")}
+    return serving(command, BENCHMARKS, env, workers)
+
+
+def pysoa_server(redis_server: RedisServer, workers: int = 1) -> ContextManager[None]:
+    """PySOA's own command line (``simple_main``) with ``workers`` processes."""
+    command = [str(pysoa_python()), "-m", "redis_server", "-s", "redis_server",
+               *fork_options(workers)]  # fmt: skip
+    return serving(command, PYSOA_SIDE, {"BENCH_REDIS_PORT": str(redis_server.port)}, workers)
+
+
+def redis_version(redis_server: RedisServer) -> str:
+    return subprocess.run(
+        [redis_server.binary, "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[2]
+
+
+def bench_client(redis_server: RedisServer) -> Client:
+    """A servicewire client of the benchmark service over ``redis_server``."""
+    transport = {
+        "path": "servicewire.transport.redis:RedisClientTransport",
+        "kwargs": {"backend_layer_kwargs": {"hosts": [redis_server.url]}},
+    }
+    return Client({"bench": {"transport": transport}})
 
 
 def scenarios(client: Client) -> dict[str, Callable[[], object]]:
@@ -68,18 +94,6 @@ def scenarios(client: Client) -> dict[str, Callable[[], object]]:
         "10kb": lambda: client.call_action("bench", "echo", {"data": "x" * 10240}),
         "ten_actions": lambda: client.call_actions("bench", ten),
     }
-
-
-def wait_until_serving(call: Callable[[], object]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            call()
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def main() -> None:
@@ -104,13 +118,7 @@ def main() -> None:
         servicewire_server(redis_server),
         pysoa_server(redis_server),
     ):
-        transport = {
-            "path": "servicewire.transport.redis:RedisClientTransport",
-            "kwargs": {"backend_layer_kwargs": {"hosts": [redis_server.url]}},
-        }
-        client = Client({"bench": {"transport": transport}})
-        calls = scenarios(client)
-        wait_until_serving(calls["tiny"])
+        calls = scenarios(bench_client(redis_server))
         comparisons = []
         for name, call in calls.items():
             rate(call, 200)
@@ -122,16 +130,14 @@ def main() -> None:
                 ),
             )
             comparisons.append(Comparison(titles[name][0], titles[name][1], ours, theirs))
-        version = subprocess.run(
-            [redis_server.binary, "--version"], capture_output=True, text=True, check=True
-        ).stdout.split()[2]
+        version = redis_version(redis_server)
 
     report(
         "Redis transport",
         comparisons,
         notes=(
             f"One private redis-server ({version}) on loopback, one server process per side "
-            "(`servicewire serve` and PySOA's `Server.run`), each client in its own process, "
+            "(`servicewire serve` and PySOA's `simple_main`), each client in its own process, "
             f"{arguments.rounds} rounds of {arguments.count} tiny calls, "
             f"{counts['10kb']} 10 KB calls and {counts['ten_actions']} ten-action jobs."
         ),

@@ -1,8 +1,8 @@
 """SQL transport: round trips per second over SQLite and over PostgreSQL.
 
 One server process (a trivial action) and a client in this process, ``call_action`` after
-``call_action``; and the same with ten requests in flight at once
-(``call_actions_parallel``). There is no PySOA counterpart: PySOA has no SQL transport.
+``call_action``; and the same with ten requests in flight at once (``send_request`` ten
+times, then ``get_all_responses``). There is no PySOA counterpart: PySOA has no SQL transport.
 
 Run: ``.venv/bin/python benchmarks/bench_sql.py [--rounds 5] [--count 2000] [--write]
 [--postgres-url postgresql+psycopg://postgres@127.0.0.1:5432/postgres]``. PostgreSQL is
@@ -21,13 +21,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
-from _harness import RESULTS, ROOT, rate
+from _harness import ROOT, rate, write_result
 
 from servicewire import Action, Client, EnrichedActionRequest, Server
 from servicewire.types import Body
 
 SERVICE = "bench_ping"
+BENCHMARKS = Path(__file__).resolve().parent
 
 
 class Ping(Action):
@@ -40,17 +42,25 @@ class PingServer(Server):
     action_class_map = {"ping": Ping}
 
 
-def serve(url: str) -> None:
-    sys.path.insert(0, str(ROOT))
-    from examples.serving import serve as serve_until_signalled
-
-    transport = {"path": "servicewire.transport.sql:SqlServerTransport", "kwargs": {"url": url}}
-    serve_until_signalled(PingServer, {"transport": transport})
+# This module is also the server's settings module: ``servicewire serve bench_sql:PingServer
+# -s bench_sql``, with the database URL in BENCH_SQL_URL.
+SOA_SERVER_SETTINGS = {
+    "transport": {
+        "path": "servicewire.transport.sql:SqlServerTransport",
+        "kwargs": {"url": os.environ.get("BENCH_SQL_URL", ""), "receive_timeout_in_seconds": 1},
+    },
+    "logging": {"version": 1, "root": {"level": "WARNING"}},
+}
 
 
 @contextmanager
 def server_process(url: str) -> Iterator[None]:
-    process = subprocess.Popen([sys.executable, __file__, "--serve", url])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "servicewire.cli", "serve", "bench_sql:PingServer",
+         "-s", "bench_sql"],
+        cwd=BENCHMARKS,
+        env={**os.environ, "BENCH_SQL_URL": url, "PYTHONPATH": str(ROOT / "src")},
+    )  # fmt: skip
     try:
         yield
     finally:
@@ -127,11 +137,7 @@ def main() -> None:
     parser.add_argument(
         "--postgres-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
     )
-    parser.add_argument("--serve", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
-    if arguments.serve:
-        serve(arguments.serve)
-        return
 
     rows = []
     with tempfile.TemporaryDirectory(prefix="servicewire-bench-") as directory:
@@ -160,8 +166,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text)
     if arguments.write:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "sql.md").write_text(text)
+        write_result("sql.md", text)
 
 
 if __name__ == "__main__":

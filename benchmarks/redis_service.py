@@ -1,6 +1,7 @@
-"""The servicewire side of the Redis benchmark: the service, and its settings module (the
-Redis URL comes from ``BENCH_REDIS_URL``). Run by ``bench_redis.py`` as
-``servicewire serve redis_service:BenchServer -s redis_service``."""
+"""The servicewire side of the Redis benchmarks: the service, and its settings module (the
+Redis URL comes from ``BENCH_REDIS_URL``; each server process writes a heartbeat file at
+``BENCH_HEARTBEAT``, ``{{pid}}`` replaced, once it serves). Run by the benchmarks as
+``servicewire serve redis_service:BenchServer -s redis_service [--fork N]``."""
 
 from __future__ import annotations
 
@@ -31,5 +32,6 @@ SOA_SERVER_SETTINGS = {
         "path": "servicewire.transport.redis:RedisServerTransport",
         "kwargs": {"backend_layer_kwargs": {"hosts": [os.environ.get("BENCH_REDIS_URL", "")]}},
     },
+    "heartbeat_file": os.environ.get("BENCH_HEARTBEAT"),
     "logging": {"version": 1, "root": {"level": "WARNING"}},
 }

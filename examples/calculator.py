@@ -49,8 +49,23 @@ class CalculatorServer(Server):
     action_class_map = {"add": Add, "divide": Divide}
 
 
-if __name__ == "__main__":
-    # Serve until stopped (Ctrl-C), on the default transport: SQLite, on this machine.
-    from examples.serving import serve
+# The service's settings: this module is also its settings module. Run it with
+#     servicewire serve examples.calculator:CalculatorServer -s examples.calculator
+# (or python -m examples.calculator -s examples.calculator) until SIGTERM or Ctrl-C. The
+# transport is the default one, SQLite on this machine, waiting for work at most a second at a
+# time, so that the service stops within a second of being asked to; warnings and errors are
+# logged.
+SOA_SERVER_SETTINGS = {
+    "transport": {
+        "path": "servicewire.transport.sql:SqlServerTransport",
+        "kwargs": {"receive_timeout_in_seconds": 1},
+    },
+    "logging": {
+        "version": 1,
+        "handlers": {"console": {"class": "logging.StreamHandler"}},
+        "root": {"handlers": ["console"], "level": "WARNING"},
+    },
+}
 
-    serve(CalculatorServer)
+if __name__ == "__main__":
+    CalculatorServer.main()

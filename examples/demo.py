@@ -1,9 +1,10 @@
 """The README's demo: the calculator service and a client, in two processes.
 
-Neither side is configured: both use the default transport, a SQLite database that needs
-no server. The demo points that default at a temporary file (``SERVICEWIRE_SQL_URL``) so
-that it leaves nothing behind; without it, both sides would share
-``~/.local/state/servicewire/queues.db``.
+Both use the default transport, a SQLite database that needs no server: the client is not
+configured at all, and the service (run by ``servicewire serve``, see
+``examples/calculator.py``) only shortens its idle wait and quiets its log. The demo points
+the default database at a temporary file (``SERVICEWIRE_SQL_URL``) so that it leaves nothing
+behind; without it, both sides would share ``~/.local/state/servicewire/queues.db``.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from servicewire import CallActionError, Client
 
-from servicewire import CallActionError, Client  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def call_the_calculator() -> None:
@@ -42,14 +42,26 @@ def call_the_calculator() -> None:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="servicewire-demo-") as directory:
         os.environ["SERVICEWIRE_SQL_URL"] = f"sqlite:///{directory}/queues.db"
-        # The service runs in a process of its own (python -m examples.calculator); the
-        # client's requests wait in the queue until it is ready.
-        service = subprocess.Popen([sys.executable, "-m", "examples.calculator"], cwd=ROOT)
+        # The service runs in a process of its own, as a service runs in production; the
+        # client's requests wait in the queue until it is ready. Its log goes to a file,
+        # shown if it fails.
+        log_path = Path(directory) / "calculator.log"
+        with open(log_path, "wb") as log:
+            service = subprocess.Popen(
+                [sys.executable, "-m", "servicewire.cli", "serve",
+                 "examples.calculator:CalculatorServer", "-s", "examples.calculator"],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )  # fmt: skip
         try:
             call_the_calculator()
         finally:
             service.terminate()
-            service.wait(timeout=30)
+            status = service.wait(timeout=30)
+            if status:
+                print(f"The calculator service failed (status {status}):", file=sys.stderr)
+                print(log_path.read_text(errors="replace"), file=sys.stderr)
 
 
 if __name__ == "__main__":

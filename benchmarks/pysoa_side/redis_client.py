@@ -1,5 +1,6 @@
-"""PySOA's client side of the Redis benchmark (runs in the PySOA environment):
-``python redis_client.py <redis port> <scenario> <count>`` prints the rate as JSON."""
+"""PySOA's client side of the Redis benchmarks (runs in the PySOA environment):
+``python redis_client.py <redis port> <scenario> <count>`` prints the rate (calls, jobs or
+actions per second, as the scenario counts) as JSON."""
 
 import json
 import sys
@@ -7,11 +8,21 @@ import time
 
 from pysoa.client.client import Client
 
+HUNDRED = [{"action": "ping", "body": {"value": i}} for i in range(100)]
+
+# Each scenario: the call, and how many units (calls, jobs, actions) one call counts for.
 SCENARIOS = {
-    "tiny": lambda client: client.call_action("bench_pysoa", "ping", {"value": 1}),
-    "10kb": lambda client: client.call_action("bench_pysoa", "echo", {"data": "x" * 10240}),
-    "ten_actions": lambda client: client.call_actions(
-        "bench_pysoa", [{"action": "ping", "body": {"value": i}} for i in range(10)]
+    "tiny": (lambda client: client.call_action("bench_pysoa", "ping", {"value": 1}), 1),
+    "10kb": (lambda client: client.call_action("bench_pysoa", "echo", {"data": "x" * 10240}), 1),
+    "ten_actions": (
+        lambda client: client.call_actions(
+            "bench_pysoa", [{"action": "ping", "body": {"value": i}} for i in range(10)]
+        ),
+        1,
+    ),
+    "parallel_100": (
+        lambda client: list(client.call_actions_parallel("bench_pysoa", HUNDRED)),
+        len(HUNDRED),
     ),
 }
 
@@ -26,13 +37,13 @@ def main():
         },
     }
     client = Client({"bench_pysoa": {"transport": transport}})
-    call = SCENARIOS[scenario]
-    for _ in range(200):
+    call, units = SCENARIOS[scenario]
+    for _ in range(max(1, 200 // units)):
         call(client)
     start = time.perf_counter()
     for _ in range(count):
         call(client)
-    print(json.dumps({"rate": count / (time.perf_counter() - start)}))
+    print(json.dumps({"rate": count * units / (time.perf_counter() - start)}))
 
 
 if __name__ == "__main__":

@@ -1,11 +1,16 @@
-"""PySOA's side of the Redis benchmark: the same service, served by PySOA 1.4.9 (runs in the
-PySOA environment): ``python redis_server.py <redis port>``."""
+"""PySOA's side of the Redis benchmarks: the same service, served by PySOA 1.4.9 with its own
+command line (runs in the PySOA environment, from this folder):
+``python -m redis_server -s redis_server [--fork N]``.
 
-import logging
-import sys
+The Redis port comes from ``BENCH_REDIS_PORT``; each server process writes a heartbeat file
+at ``BENCH_HEARTBEAT`` (``{{pid}}`` replaced) once it serves.
+"""
+
+import os
 
 from pysoa.server.action import Action
 from pysoa.server.server import Server
+from pysoa.server.standalone import simple_main
 
 
 class Ping(Action):
@@ -23,22 +28,20 @@ class BenchServer(Server):
     action_class_map = {"ping": Ping, "echo": Echo}
 
 
-def main():
-    settings = {
-        "transport": {
-            "path": "pysoa.common.transport.redis_gateway.server:RedisServerTransport",
-            "kwargs": {
-                "backend_type": "redis.standard",
-                "backend_layer_kwargs": {"hosts": [("127.0.0.1", int(sys.argv[1]))]},
+SOA_SERVER_SETTINGS = {
+    "transport": {
+        "path": "pysoa.common.transport.redis_gateway.server:RedisServerTransport",
+        "kwargs": {
+            "backend_type": "redis.standard",
+            "backend_layer_kwargs": {
+                "hosts": [("127.0.0.1", int(os.environ.get("BENCH_REDIS_PORT", "6379")))]
             },
         },
-        "logging": {"version": 1, "root": {"level": "WARNING"}},
-    }
-    logging.basicConfig(level=logging.WARNING)
-    server = BenchServer(BenchServer.settings_class(settings))
-    print("serving", flush=True)
-    server.run()
+    },
+    "heartbeat_file": os.environ.get("BENCH_HEARTBEAT"),
+    "logging": {"version": 1, "root": {"level": "WARNING"}},
+}
 
 
 if __name__ == "__main__":
-    main()
+    simple_main(lambda: BenchServer)

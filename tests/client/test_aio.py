@@ -33,8 +33,7 @@ from servicewire.client.aio_handler import AsyncServiceHandler
 from servicewire.transport.base import ReceivedMessage
 from tests.client.test_client import (
     FAILURES,
-    FLAG_NAMES,
-    FLAGS,
+    FLAG_SETS,
     Counting,
     Math,
     Square,
@@ -42,12 +41,18 @@ from tests.client.test_client import (
     assert_one_job_went_through_the_middleware_in_order,
     broken_settings,
     caller_of,
-    check_results_in_place,
-    expected_error,
+    check_outcome,
+    flag_ids,
     local_settings,
     mixed_jobs,
 )
-from tests.client.test_expander import EXPANSIONS, Books, People
+from tests.client.test_expander import (
+    EXPANSIONS,
+    TWO_LEVELS,
+    Books,
+    People,
+    check_expanded_two_levels_deep,
+)
 from tests.support.transports import AsyncTroubledLocalTransport
 
 T = TypeVar("T")
@@ -210,28 +215,17 @@ def test_concurrent_parallel_calls_do_not_cross_replies() -> None:
 
 
 @pytest.mark.parametrize("failure", FAILURES)
-@pytest.mark.parametrize(FLAG_NAMES, FLAGS)
+@pytest.mark.parametrize("flags", FLAG_SETS, ids=flag_ids)
 def test_one_failure_among_many_with_each_combination_of_flags(
-    failure: str, raise_job_errors: bool, raise_action_errors: bool, catch_transport_errors: bool
+    failure: str, flags: dict[str, bool]
 ) -> None:
-    flags = {
-        "raise_job_errors": raise_job_errors,
-        "raise_action_errors": raise_action_errors,
-        "catch_transport_errors": catch_transport_errors,
-    }
-
     async def main() -> list[Any]:
         async with AsyncClient(
             {"math": local_settings(Math), "broken": broken_settings()}
         ) as client:
             return await client.call_jobs_parallel(mixed_jobs(failure), **flags)
 
-    error = expected_error(failure, **flags)
-    if error is not None:
-        with pytest.raises(error):
-            asyncio.run(main())
-    else:
-        check_results_in_place(failure, asyncio.run(main()))
+    check_outcome(failure, flags, lambda: asyncio.run(main()))
 
 
 @pytest.mark.parametrize("raise_action_errors", [True, False])
@@ -507,16 +501,10 @@ def expansion_client() -> AsyncClient:
 def test_expansions_go_two_levels_deep() -> None:
     async def main() -> dict[str, Any]:
         async with expansion_client() as client:
-            response = await client.call_action(
-                "books", "list_books", expansions={"book": ["author", "author.publisher"]}
-            )
+            response = await client.call_action("books", "list_books", expansions=TWO_LEVELS)
             return response.body
 
-    body = asyncio.run(main())
-    assert body["books"][0]["author"]["publisher"]["name"] == "Ace"
-    assert body["books"][1]["author"]["name"] == "Terry"
-    assert "publisher" not in body["books"][1]["author"]
-    assert "author" not in body["books"][3]
+    check_expanded_two_levels_deep(asyncio.run(main()))
 
 
 def test_expansions_apply_to_every_async_call_style() -> None:

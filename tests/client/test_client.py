@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import pytest
@@ -414,6 +415,14 @@ FLAGS = [
 ]
 
 
+FLAG_SETS = [dict(zip(FLAG_NAMES, flags, strict=True)) for flags in FLAGS]
+"""Each combination of the flags, as keyword arguments."""
+
+
+def flag_ids(flags: dict[str, bool]) -> str:
+    return "-".join(f"{name.split('_')[1]}{int(value)}" for name, value in flags.items())
+
+
 def mixed_jobs(failure: str) -> list[dict[str, Any]]:
     """Nine good jobs and one bad one, in the middle: an action error, a job error (a job
     without actions is invalid) or a transport error (a service that cannot be reached)."""
@@ -445,6 +454,17 @@ def expected_error(
     }[failure]
 
 
+def check_outcome(failure: str, flags: dict[str, bool], call: Callable[[], list[Any]]) -> None:
+    """Make ``call``, a parallel call of :func:`mixed_jobs` with ``flags``: it raises what
+    :func:`expected_error` says, or returns the results in place."""
+    error = expected_error(failure, **flags)
+    if error is not None:
+        with pytest.raises(error):
+            call()
+    else:
+        check_results_in_place(failure, call())
+
+
 def check_results_in_place(failure: str, results: list[Any]) -> None:
     """The results of :func:`mixed_jobs` when nothing was raised: all in request order, the
     failure in its place."""
@@ -463,32 +483,18 @@ def check_results_in_place(failure: str, results: list[Any]) -> None:
 
 @pytest.mark.parametrize("future", [False, True], ids=["call", "future"])
 @pytest.mark.parametrize("failure", FAILURES)
-@pytest.mark.parametrize(FLAG_NAMES, FLAGS)
+@pytest.mark.parametrize("flags", FLAG_SETS, ids=flag_ids)
 def test_one_failure_among_many_with_each_combination_of_flags(
-    failure: str,
-    raise_job_errors: bool,
-    raise_action_errors: bool,
-    catch_transport_errors: bool,
-    future: bool,
+    failure: str, flags: dict[str, bool], future: bool
 ) -> None:
     client = Client({"math": local_settings(Math), "broken": broken_settings()})
-    flags = {
-        "raise_job_errors": raise_job_errors,
-        "raise_action_errors": raise_action_errors,
-        "catch_transport_errors": catch_transport_errors,
-    }
 
     def call() -> list[Any]:
         if future:
             return client.call_jobs_parallel_future(mixed_jobs(failure), **flags).result()
         return client.call_jobs_parallel(mixed_jobs(failure), **flags)
 
-    error = expected_error(failure, **flags)
-    if error is not None:
-        with pytest.raises(error):
-            call()
-    else:
-        check_results_in_place(failure, call())
+    check_outcome(failure, flags, call)
 
 
 @pytest.mark.parametrize("raise_action_errors", [True, False])
@@ -596,6 +602,35 @@ def test_a_future_may_be_read_again_after_a_timeout() -> None:
     with pytest.raises(MessageReceiveTimeout):
         future.result()
     assert future.result().body == {"square": 36}
+
+
+SQUARES_OF_2_AND_3 = [
+    {"action": "square", "body": {"number": 2}},
+    {"action": "square", "body": {"number": 3}},
+]
+
+
+def test_a_parallel_call_returns_the_replies_that_came_beside_a_timeout_when_caught() -> None:
+    client, transport = reordering_client()
+    transport.newest_first = False
+    future = client.call_actions_parallel_future(
+        "math", SQUARES_OF_2_AND_3, catch_transport_errors=True
+    )
+    transport._state.responses.pop()  # the second reply never comes
+    first, second = future.result()
+    assert first.body == {"square": 4}
+    assert isinstance(second, MessageReceiveTimeout)
+
+
+def test_a_parallel_future_read_again_after_a_timeout_has_every_reply() -> None:
+    client, transport = reordering_client()
+    transport.newest_first = False
+    future = client.call_actions_parallel_future("math", SQUARES_OF_2_AND_3)
+    late = transport._state.responses.pop()
+    with pytest.raises(MessageReceiveTimeout):
+        future.result()
+    transport._state.responses.append(late)
+    assert [response.body for response in future.result()] == [{"square": 4}, {"square": 9}]
 
 
 def test_a_parallel_receive_timeout_is_returned_in_place_when_caught() -> None:

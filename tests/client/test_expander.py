@@ -158,12 +158,22 @@ def test_a_missing_object_is_simply_absent(client: Client) -> None:
     assert "author" not in body["books"][4]
 
 
-def test_expansions_go_two_levels_deep_with_one_call_per_level(client: Client) -> None:
-    body = client.call_action(
-        "books", "list_books", expansions={"book": ["author", "author.publisher"]}
-    ).body
+TWO_LEVELS = {"book": ["author", "author.publisher"]}
+
+
+def check_expanded_two_levels_deep(body: dict[str, Any]) -> None:
+    """``list_books`` expanded with :data:`TWO_LEVELS`: authors with their publishers, where
+    they exist."""
     assert body["books"][0]["author"]["publisher"]["name"] == "Ace"
+    assert body["books"][1]["author"]["name"] == "Terry"
     assert "publisher" not in body["books"][1]["author"]
+    assert "author" not in body["books"][3]
+    assert body["featured"]["author"]["name"] == "Terry"
+
+
+def test_expansions_go_two_levels_deep_with_one_call_per_level(client: Client) -> None:
+    body = client.call_action("books", "list_books", expansions=TWO_LEVELS).body
+    check_expanded_two_levels_deep(body)
     assert CALLS == [("get_authors", [1, 2, 99]), ("get_publishers", [10, 20])]
 
 

@@ -68,6 +68,16 @@ def test_the_callee_sees_the_callers_correlation_id_and_the_calling_service() ->
     assert callee_context["calling_service"] == "caller"
 
 
+def test_the_callee_sees_the_call_site_in_the_caller_as_its_caller() -> None:
+    with serving(Caller, CALLER_SETTINGS) as client:
+        response = client.call_action(
+            "caller", "call_other", {}, context={"caller": "nightly report"}
+        )
+    callee_caller = response.body["callee"]["context"]["caller"]
+    assert callee_caller.startswith(f"{__file__}:")
+    assert callee_caller.endswith(" in CallOther.run")
+
+
 def test_the_callee_sees_the_callers_switches() -> None:
     with serving(Caller, CALLER_SETTINGS) as client:
         response = client.call_action("caller", "call_other", {}, switches=[3, 5])
@@ -128,7 +138,7 @@ def test_no_client_is_made_for_a_job_that_does_not_use_it() -> None:
 
 def test_make_client_copies_the_context_and_adds_extra_context_and_the_calling_service() -> None:
     server = Caller(CALLER_SETTINGS)
-    context = {"correlation_id": "c", "switches": [1]}
+    context = {"correlation_id": "c", "switches": [1], "caller": "upstream.py:1 in f"}
     client = server.make_client(context, {"caller": "cron"})
     assert client.context == {
         "correlation_id": "c",
@@ -136,7 +146,8 @@ def test_make_client_copies_the_context_and_adds_extra_context_and_the_calling_s
         "caller": "cron",
         "calling_service": "caller",
     }
-    assert context == {"correlation_id": "c", "switches": [1]}
+    assert context == {"correlation_id": "c", "switches": [1], "caller": "upstream.py:1 in f"}
+    assert "caller" not in server.make_client(context).context
     assert set(client.settings) == {"callee"}
 
 

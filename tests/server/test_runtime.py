@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,84 +13,34 @@ from typing import Any
 import pytest
 
 from servicewire import ERROR_CODE_ACTION_TIMEOUT, Client, JobResponse
+from tests.support.processes import ServiceProcess, wait_until, write_settings
 
-ROOT = Path(__file__).resolve().parents[2]
 SERVER = "tests.server.runtime_service:RuntimeServer"
 DEADLINE = 15.0
 
 
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    """Poll ``condition`` until it returns something true; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
-class ServiceProcess:
-    """``servicewire serve`` (or ``Server.main()``) in a subprocess."""
+class RuntimeProcess(ServiceProcess):
+    """The runtime test service as a process; markers (see ``runtime_service``) record what
+    it ran."""
 
     def __init__(
         self, folder: Path, settings_module: str, *options: str, launcher: str = "cli", **env: str
     ) -> None:
-        if launcher == "cli":
-            command = [sys.executable, "-m", "servicewire.cli", "serve", SERVER]
-        else:
-            command = [
-                sys.executable,
-                "-c",
-                "from tests.server.runtime_service import RuntimeServer; RuntimeServer.main()",
-            ]
-        self.output = folder / f"output-{settings_module}.log"
         self.markers = folder / "markers"
         self.markers.mkdir(exist_ok=True)
-        environment = {
-            **os.environ,
-            "PYTHONPATH": f"{folder}{os.pathsep}{ROOT}",
-            "SW_TEST_MARKERS": str(self.markers),
-            **env,
-        }
-        with open(self.output, "wb") as output:
-            self.process = subprocess.Popen(
-                [*command, "-s", settings_module, *options],
-                cwd=ROOT,
-                env=environment,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-
-    @property
-    def log(self) -> str:
-        return self.output.read_text()
+        env = {"SW_TEST_MARKERS": str(self.markers), **env}
+        super().__init__(folder, SERVER, settings_module, *options, launcher=launcher, env=env)
 
     def marker_lines(self, name: str) -> list[str]:
         path = self.markers / name
         return path.read_text().split() if path.exists() else []
 
-    def send(self, number: int) -> None:
-        self.process.send_signal(number)
-
-    def wait(self, timeout: float = DEADLINE) -> int:
-        try:
-            return self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"the process did not exit in {timeout} s; its output:\n{self.log}")
-
-    def kill(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(5)
-
 
 @pytest.fixture
-def start(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., ServiceProcess]]:
+def start(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., RuntimeProcess]]:
     """``start(settings, *options, launcher=..., **env)`` writes a settings module (the Redis
     transport is added) and starts the service."""
-    processes: list[ServiceProcess] = []
+    processes: list[RuntimeProcess] = []
     names = iter(range(1000))
 
     def launch(
@@ -101,7 +49,7 @@ def start(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., ServiceProce
         receive_timeout: float = 0.2,
         launcher: str = "cli",
         **env: str,
-    ) -> ServiceProcess:
+    ) -> RuntimeProcess:
         module = f"settings_{next(names)}"
         full = {
             "transport": {
@@ -113,8 +61,8 @@ def start(tmp_path: Path, redis_url: str) -> Iterator[Callable[..., ServiceProce
             },
             **(settings or {}),
         }
-        (tmp_path / f"{module}.py").write_text(f"SOA_SERVER_SETTINGS = {full!r}\n")
-        process = ServiceProcess(tmp_path, module, *options, launcher=launcher, **env)
+        write_settings(tmp_path, module, full)
+        process = RuntimeProcess(tmp_path, module, *options, launcher=launcher, **env)
         processes.append(process)
         return process
 
@@ -141,7 +89,7 @@ def whoami(client: Client, echo: object = None) -> dict[str, Any]:
 
 @pytest.mark.parametrize("launcher", ["cli", "main"])
 def test_serves_then_stops_on_sigterm_removing_its_heartbeat(
-    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path, launcher: str
+    start: Callable[..., RuntimeProcess], client: Client, tmp_path: Path, launcher: str
 ) -> None:
     heartbeat = tmp_path / "heartbeat-{{pid}}"
     service = start({"heartbeat_file": str(heartbeat)}, launcher=launcher)
@@ -156,7 +104,7 @@ def test_serves_then_stops_on_sigterm_removing_its_heartbeat(
 
 
 def test_heartbeat_is_refreshed_while_idle(
-    start: Callable[..., ServiceProcess], tmp_path: Path
+    start: Callable[..., RuntimeProcess], tmp_path: Path
 ) -> None:
     heartbeat = tmp_path / "heartbeat"
     service = start({"heartbeat_file": str(heartbeat)})
@@ -167,7 +115,7 @@ def test_heartbeat_is_refreshed_while_idle(
 
 
 def test_graceful_shutdown_finishes_the_current_job(
-    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+    start: Callable[..., RuntimeProcess], client: Client, tmp_path: Path
 ) -> None:
     service = start()
     entered = tmp_path / "entered"
@@ -181,7 +129,7 @@ def test_graceful_shutdown_finishes_the_current_job(
 
 
 def test_a_second_signal_forces_the_exit(
-    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+    start: Callable[..., RuntimeProcess], client: Client, tmp_path: Path
 ) -> None:
     service = start()
     entered = tmp_path / "entered"
@@ -196,7 +144,7 @@ def test_a_second_signal_forces_the_exit(
     assert "second shutdown signal" in service.log
 
 
-def test_logging_setting_is_applied(start: Callable[..., ServiceProcess], tmp_path: Path) -> None:
+def test_logging_setting_is_applied(start: Callable[..., RuntimeProcess], tmp_path: Path) -> None:
     log_file = tmp_path / "service.log"
     logging_config = {
         "version": 1,
@@ -221,7 +169,7 @@ def test_logging_setting_is_applied(start: Callable[..., ServiceProcess], tmp_pa
 
 
 def test_daemon_detaches_and_prints_its_pid(
-    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+    start: Callable[..., RuntimeProcess], client: Client, tmp_path: Path
 ) -> None:
     service = start({"heartbeat_file": str(tmp_path / "daemon-{{pid}}")}, "--daemon")
     assert service.wait() == 0
@@ -240,7 +188,7 @@ def test_daemon_detaches_and_prints_its_pid(
 
 
 def test_harakiri_answers_action_timeout_and_the_worker_is_respawned(
-    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+    start: Callable[..., RuntimeProcess], client: Client, tmp_path: Path
 ) -> None:
     settings = {
         "harakiri": {"timeout": 1, "shutdown_grace": 5},
@@ -266,7 +214,7 @@ def test_harakiri_answers_action_timeout_and_the_worker_is_respawned(
 
 
 def test_harakiri_never_fires_while_the_server_waits_for_work(
-    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+    start: Callable[..., RuntimeProcess], client: Client, tmp_path: Path
 ) -> None:
     heartbeat = tmp_path / "heartbeat"
     service = start(
@@ -285,7 +233,7 @@ def test_harakiri_never_fires_while_the_server_waits_for_work(
 
 
 def test_a_job_that_swallows_the_interrupt_is_ended_after_the_grace_period(
-    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+    start: Callable[..., RuntimeProcess], client: Client, tmp_path: Path
 ) -> None:
     service = start({"harakiri": {"timeout": 1, "shutdown_grace": 1}})
     entered = tmp_path / "entered"
@@ -299,7 +247,7 @@ def test_a_job_that_swallows_the_interrupt_is_ended_after_the_grace_period(
 
 
 def test_fork_runs_workers_numbered_one_to_n_after_one_pre_fork(
-    start: Callable[..., ServiceProcess], tmp_path: Path
+    start: Callable[..., RuntimeProcess], tmp_path: Path
 ) -> None:
     service = start({"heartbeat_file": str(tmp_path / "worker-{{fid}}.beat")}, "--fork", "3")
     beats = [tmp_path / f"worker-{number}.beat" for number in (1, 2, 3)]
@@ -313,7 +261,7 @@ def test_fork_runs_workers_numbered_one_to_n_after_one_pre_fork(
 
 
 def test_a_crashing_worker_is_given_up_after_three_crashes_in_fifteen_seconds(
-    start: Callable[..., ServiceProcess],
+    start: Callable[..., RuntimeProcess],
 ) -> None:
     service = start(None, "--fork", "1", SW_TEST_CRASH_SETUP="1")
     assert service.wait() == 1
@@ -321,7 +269,7 @@ def test_a_crashing_worker_is_given_up_after_three_crashes_in_fifteen_seconds(
     assert "exited 3 times in 15 s" in service.log
 
 
-def test_no_respawn_leaves_a_crashed_worker_dead(start: Callable[..., ServiceProcess]) -> None:
+def test_no_respawn_leaves_a_crashed_worker_dead(start: Callable[..., RuntimeProcess]) -> None:
     service = start(None, "--fork", "2", "--no-respawn", SW_TEST_CRASH_SETUP="1")
     assert service.wait() == 1
     assert len(service.marker_lines("setup")) == 2
@@ -329,7 +277,7 @@ def test_no_respawn_leaves_a_crashed_worker_dead(start: Callable[..., ServicePro
 
 
 def test_workers_stop_when_their_supervisor_is_killed(
-    start: Callable[..., ServiceProcess], tmp_path: Path
+    start: Callable[..., RuntimeProcess], tmp_path: Path
 ) -> None:
     beat = tmp_path / "orphan-{{fid}}"
     service = start({"heartbeat_file": str(beat)}, "--fork", "1")
@@ -341,7 +289,7 @@ def test_workers_stop_when_their_supervisor_is_killed(
 
 
 def test_sigint_to_the_whole_group_is_one_graceful_shutdown(
-    start: Callable[..., ServiceProcess], client: Client, tmp_path: Path
+    start: Callable[..., RuntimeProcess], client: Client, tmp_path: Path
 ) -> None:
     service = start(
         {"heartbeat_file": str(tmp_path / "group-{{fid}}")},

@@ -457,21 +457,31 @@ class Client(BaseClient):
             if not isinstance(item, Exception):
                 by_handler.setdefault(item[0], []).append(item[1])
 
+        # The replies that arrived, per service: kept when a wait fails part-way, to be
+        # returned beside the errors, or when a future is read again.
+        arrived: dict[ServiceHandler, dict[int, JobResponse]] = {
+            handler: {} for handler in by_handler
+        }
+
         def get_responses(wait: float | None) -> list[Any]:
             received: dict[tuple[ServiceHandler, int], JobResponse | Exception] = {}
             deadline = None if wait is None else time.monotonic() + wait
             for handler, request_ids in by_handler.items():
+                replies = arrived[handler]
+                missing = [request_id for request_id in request_ids if request_id not in replies]
                 remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
                 try:
-                    for request_id, response in handler.wait_for(
-                        request_ids, remaining, give_up_on_timeout=not for_future
-                    ).items():
-                        received[(handler, request_id)] = response
+                    handler.wait_for(
+                        missing, remaining, give_up_on_timeout=not for_future, into=replies
+                    )
                 except TransportError as error:
                     if not catch_transport_errors:
                         raise
                     for request_id in request_ids:
-                        received.setdefault((handler, request_id), error)
+                        received[(handler, request_id)] = replies.get(request_id, error)
+                else:
+                    for request_id in request_ids:
+                        received[(handler, request_id)] = replies[request_id]
             results, to_expand = self._job_results(
                 sent, received, raise_job_errors, raise_action_errors, catch_transport_errors
             )

@@ -178,15 +178,18 @@ class ServiceHandler(BaseServiceHandler):
         timeout: int | float | None = None,
         *,
         give_up_on_timeout: bool = True,
+        into: dict[int, JobResponse] | None = None,
     ) -> dict[int, JobResponse]:
         """Wait for the replies to ``request_ids`` (sent from this thread).
 
         ``timeout`` bounds the whole wait; without it each receive uses the transport's own
         receive timeout. On ``MessageReceiveTimeout`` the ids still missing are forgotten if
-        ``give_up_on_timeout``, so that late replies are dropped instead of kept.
+        ``give_up_on_timeout``, so that late replies are dropped instead of kept. The replies
+        are put in ``into`` (a new dict by default), which is returned; when the wait fails
+        part-way, the replies that did arrive are still there.
         """
         state = self._state()
-        results: dict[int, JobResponse] = {}
+        results: dict[int, JobResponse] = {} if into is None else into
         missing = set()
         for request_id in request_ids:
             response = state.received.pop(request_id, None)

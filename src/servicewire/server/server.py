@@ -232,9 +232,10 @@ class Server:
     ) -> Client:
         """A client for calling other services from within a job.
 
-        It uses the ``client_routing`` settings and carries ``context`` (copied, plus
-        ``extra_context``) with ``calling_service`` set to this service. Servers call this
-        with ``context`` only, when an action first uses ``request.client``.
+        It uses the ``client_routing`` settings and carries ``context`` (copied, without its
+        ``caller``, plus ``extra_context``) with ``calling_service`` set to this service: each
+        call then names its own call site as ``caller``, unless ``extra_context`` names one.
+        Servers call this with ``context`` only, when an action first uses ``request.client``.
 
         Without ``kwargs``, the clients of every job share one set of connections (service
         handlers and transports), built on first use and closed by :meth:`teardown`. With
@@ -242,6 +243,8 @@ class Server:
         closing it is the caller's business.
         """
         context = dict(context)
+        # The job's caller called this service; the calls made here name their own call site.
+        context.pop("caller", None)
         if extra_context:
             context.update(extra_context)
         context["calling_service"] = self.service_name

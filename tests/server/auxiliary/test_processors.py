@@ -18,7 +18,7 @@ from servicewire.server.auxiliary import (
 )
 from tests.server.auxiliary.services import CreateUser, Probe, SendWelcomeEmail
 from tests.support.local import local_server, serving
-from tests.transport.sql.processes import wait_for
+from tests.support.processes import wait_until
 
 
 class HoldingServer(Server):
@@ -65,7 +65,7 @@ def test_sync_processor_runs_in_the_servers_thread(probe: Probe) -> None:
 def test_thread_processor_runs_in_its_own_threads(probe: Probe) -> None:
     with serving(HoldingServer, {"transport": None, "auxiliary_processors": threads()}) as client:
         create(client, "ada")
-        wait_for(probe.finished.is_set, 10, "the auxiliary action")
+        wait_until(probe.finished.is_set, "the auxiliary action", 10)
         assert [run.thread for run in probe.runs] != [threading.get_ident()]
         assert pool_of(client).statistics().completed == 1
 
@@ -119,14 +119,14 @@ def test_full_pool_that_blocks_holds_the_server_until_there_is_room(probe: Probe
 
         caller = threading.Thread(target=second_call)
         caller.start()
-        wait_for(lambda: pool.statistics().blocked == 1, 10, "the server to block")
+        wait_until(lambda: pool.statistics().blocked == 1, "the server to block", 10)
         assert not returned.is_set()
         assert [run.body["name"] for run in probe.runs] == ["ada"]
 
         probe.release.set()
         caller.join(10)
         assert returned.is_set()
-        wait_for(lambda: pool.statistics().completed == 2, 10, "both auxiliary actions")
+        wait_until(lambda: pool.statistics().completed == 2, "both auxiliary actions", 10)
     assert [run.body["name"] for run in probe.runs] == ["ada", "bob"]
 
 
@@ -263,7 +263,7 @@ def test_each_auxiliary_action_runs_on_the_processor_it_names(probe: Probe) -> N
     processors = {"threads": threads()["default"]}
     with serving(MixedServer, {"transport": None, "auxiliary_processors": processors}) as client:
         create(client, "ada")
-        wait_for(lambda: len(probe.runs) == 2, 10, "both auxiliary actions")
+        wait_until(lambda: len(probe.runs) == 2, "both auxiliary actions", 10)
 
     threads_by_action = {run.action: run.thread for run in probe.runs}
     assert threads_by_action["create_user:SendWelcomeEmail"] == threading.get_ident()

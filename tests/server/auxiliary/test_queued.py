@@ -19,8 +19,9 @@ from tests.server.auxiliary.services import (
     UsersServer,
 )
 from tests.support.local import serving
+from tests.support.processes import wait_until
 from tests.transport.sql.conftest import SqlDatabase
-from tests.transport.sql.processes import ServerProcesses, wait_for
+from tests.transport.sql.processes import ServerProcesses
 
 
 def settings_on(database: SqlDatabase, **server_transport: Any) -> dict[str, Any]:
@@ -179,15 +180,15 @@ def test_queued_auxiliary_call_survives_the_primary_process_being_killed(
 
     response = client.call_action("users", "create_user", {"name": "ada", "log": str(log)})
     assert response.body == {"id": 42, "name": "ada"}
-    wait_for(lambda: len(queued(sqlite_database, "users.auxiliary")) == 2, 30, "the queued jobs")
+    wait_until(lambda: len(queued(sqlite_database, "users.auxiliary")) == 2, "the queued jobs", 30)
     primary.kill()
 
     assert not log.exists()
     auxiliary = server_processes.start(
         "tests.server.auxiliary.services:UsersAuxiliaryServer", settings
     )
-    wait_for(log.exists, 30, "the auxiliary action to run")
-    wait_for(lambda: queued(sqlite_database, "users.auxiliary") == [], 30, "an empty queue")
+    wait_until(log.exists, "the auxiliary action to run", 30)
+    wait_until(lambda: queued(sqlite_database, "users.auxiliary") == [], "an empty queue", 30)
 
     assert log.read_text() == (
         f"{auxiliary.pid} create_user:SendWelcomeEmail {{'id': 42, 'name': 'ada'}}\n"
@@ -206,16 +207,16 @@ def test_queued_auxiliary_call_runs_again_when_its_auxiliary_server_is_killed(
     first = server_processes.start(
         "tests.server.auxiliary.services:SlowAuditAuxiliaryServer", settings
     )
-    wait_for(started.exists, 30, "the auxiliary action to start")
+    wait_until(started.exists, "the auxiliary action to start", 30)
     first.kill()
     started.unlink()
 
     second = server_processes.start(
         "tests.server.auxiliary.services:SlowAuditAuxiliaryServer", settings
     )
-    wait_for(started.exists, 30, "the auxiliary action to start again")
+    wait_until(started.exists, "the auxiliary action to start again", 30)
     release.touch()
-    wait_for(log.exists, 30, "the auxiliary action to finish")
+    wait_until(log.exists, "the auxiliary action to finish", 30)
 
     assert started.read_text() == str(second.pid)
     assert log.read_text() == f"{second.pid} mark:HoldUntilReleased\n"

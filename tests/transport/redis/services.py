@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
-from typing import Any, ClassVar
+from typing import Any
 
 from servicewire import Action, ActionError, EnrichedActionRequest, Error, Server
-from servicewire.metrics import MetricsRecorder, Tags
 from servicewire.types import Body
 
 
@@ -45,12 +43,3 @@ class EchoServer(Server):
     action_class_map: Any = {"echo": Echo, "big": Big, "fail": Fail, "wait": Wait}
     entered = threading.Event()
     release = threading.Event()
-
-
-class RecordingMetrics(MetricsRecorder):
-    """Counts what it is told; every instance shares :attr:`counts` (reset by the tests)."""
-
-    counts: ClassVar[Counter[str]] = Counter()
-
-    def counter(self, name: str, value: int = 1, tags: Tags | None = None) -> None:
-        self.counts[name] += value

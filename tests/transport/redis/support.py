@@ -36,6 +36,7 @@ def serving(
         assert not thread.is_alive(), "the server did not stop"
 
 
-def make_client(service: str, transport_kwargs: dict[str, Any]) -> Client:
-    """A client calling ``service`` over Redis."""
-    return Client({service: {"transport": {"path": CLIENT_TRANSPORT, "kwargs": transport_kwargs}}})
+def make_client(service: str, transport_kwargs: dict[str, Any], **settings: Any) -> Client:
+    """A client calling ``service`` over Redis (``settings``: more of its client settings)."""
+    transport = {"path": CLIENT_TRANSPORT, "kwargs": transport_kwargs}
+    return Client({service: {"transport": transport, **settings}})

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import redis
 
-from servicewire import MessageReceiveTimeout, MessageSendError
+from servicewire import MessageReceiveTimeout, MessageSendError, MetricName
 from servicewire.settings import import_path
 from servicewire.transport.base import AsyncClientTransport
 from servicewire.transport.redis import AsyncRedisClientTransport, RedisClientTransport
+from tests.support.metrics import RecordingMetrics
 from tests.transport.redis.support import layer
 
 
@@ -114,10 +115,14 @@ def test_full_queue_fails_within_the_bound_naming_queue_and_capacity(
     redis_url: str, redis_client: redis.Redis
 ) -> None:
     redis_client.rpush("pysoa:service.echo", b"waiting")
+    metrics = RecordingMetrics()
 
     async def main() -> None:
+        # Time for one retry: the first pause is at most 0.5 s, the second at least 0.5 s.
         transport = AsyncRedisClientTransport(
-            "echo", **layer(redis_url, queue_capacity=1, queue_full_timeout_in_seconds=0.5)
+            "echo",
+            metrics,
+            **layer(redis_url, queue_capacity=1, queue_full_timeout_in_seconds=0.6),
         )
         try:
             await transport.send_request_message(1, {}, job())
@@ -128,6 +133,9 @@ def test_full_queue_fails_within_the_bound_naming_queue_and_capacity(
     with pytest.raises(MessageSendError, match=r"pysoa:service\.echo .*capacity 1 messages"):
         asyncio.run(main())
     assert time.monotonic() - started < 2
+    assert metrics.recorded("counter", MetricName.TRANSPORT_QUEUE_FULL_RETRY) == [
+        (1, {"service": "echo"})
+    ]
 
 
 def test_chunked_reply_arrives_whole(echo_server: Callable[..., Any], redis_url: str) -> None:

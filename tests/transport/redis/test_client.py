@@ -19,6 +19,7 @@ from servicewire import (
     MessageReceiveTimeout,
     MessageSendError,
     MessageTooLarge,
+    MetricName,
     errors,
 )
 from servicewire.serializer import MsgpackSerializer
@@ -29,7 +30,13 @@ from servicewire.transport.redis.protocol import (
     encode_envelope,
     parse_frame,
 )
-from tests.support.services import RedisServer
+from tests.support.metrics import (
+    RECORDING_METRICS,
+    RecordingMetrics,
+    check_sizes_recorded,
+    metrics_of,
+)
+from tests.support.services import RedisServer, running_redis
 from tests.transport.redis.services import EchoServer
 from tests.transport.redis.support import layer, make_client, serving
 
@@ -164,6 +171,7 @@ def test_full_request_queue_fails_within_the_bound_naming_queue_and_capacity(
     redis_url: str, redis_client: redis.Redis, protocol_version: int
 ) -> None:
     redis_client.rpush("pysoa:service.echo", b"waiting")
+    # Time for one retry: the first pause is at most 0.5 s, the second at least 0.5 s.
     client = make_client(
         "echo",
         layer(
@@ -172,12 +180,16 @@ def test_full_request_queue_fails_within_the_bound_naming_queue_and_capacity(
             queue_full_timeout_in_seconds=0.6,
             protocol_version=protocol_version,
         ),
+        metrics=RECORDING_METRICS,
     )
     started = time.monotonic()
     with pytest.raises(MessageSendError, match=r"pysoa:service\.echo .*capacity 1 messages"):
         client.call_action("echo", "echo", {})
     assert time.monotonic() - started < 2.5
     assert redis_client.llen("pysoa:service.echo") == 1
+    assert metrics_of(client.handlers["echo"]).recorded(
+        "counter", MetricName.TRANSPORT_QUEUE_FULL_RETRY
+    ) == [(1, {"service": "echo"})]
 
 
 def test_push_refused_for_another_reason_is_reported_rather_than_a_timeout(
@@ -233,7 +245,8 @@ def test_late_reply_to_a_timed_out_call_is_dropped_with_a_log_line(
 def test_expired_reply_is_dropped_and_the_wait_goes_on(
     redis_url: str, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
 ) -> None:
-    transport = RedisClientTransport("echo", **layer(redis_url))
+    metrics = RecordingMetrics()
+    transport = RedisClientTransport("echo", metrics, **layer(redis_url))
     transport.send_request_message(5, {}, {"actions": []})
     reply_key = "pysoa:" + transport._receiver().name
     stale = encode_envelope(4, {"__expiry__": time.time() - 1}, {"old": True}, MSGPACK)
@@ -246,6 +259,54 @@ def test_expired_reply_is_dropped_and_the_wait_goes_on(
         received = transport.receive_response_message(2)
     assert (received.request_id, received.body) == (5, {"new": True})
     assert "Dropped message 4" in caplog.text
+    assert metrics.recorded("counter", MetricName.TRANSPORT_MESSAGE_EXPIRED) == [
+        (1, {"service": "echo"})
+    ]
+
+
+def test_sizes_of_requests_and_responses_are_recorded_per_service(redis_url: str) -> None:
+    client = make_client("echo", layer(redis_url), metrics=RECORDING_METRICS)
+    with serving(EchoServer, layer(redis_url), metrics=RECORDING_METRICS) as server:
+        client.call_action("echo", "echo", {"text": "x" * 5000})
+    check_sizes_recorded(metrics_of(client.handlers["echo"]), metrics_of(server), "echo", 5000)
+
+
+def push_replies(redis_client: redis.Redis, transport: RedisClientTransport, count: int) -> str:
+    """Send ``count`` requests (to nobody) and put their replies on the thread's reply queue;
+    return the queue's key."""
+    reply_key = "pysoa:" + transport._receiver().name
+    for request_id in range(1, count + 1):
+        transport.send_request_message(request_id, {}, {"actions": []})
+        payload = encode_envelope(request_id, {}, {"n": request_id}, MSGPACK)
+        frame = build_frame(payload, ProtocolVersion.VERSION_3, MSGPACK.mime_type)
+        redis_client.rpush(reply_key, frame)
+    return reply_key
+
+
+def test_replies_waiting_together_are_popped_in_one_wait(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    transport = RedisClientTransport("echo", **layer(redis_url))
+    reply_key = push_replies(redis_client, transport, 5)
+    first = transport.receive_response_message(2)
+    assert redis_client.llen(reply_key) == 0
+    rest = [transport.receive_response_message(2) for _ in range(4)]
+    assert [reply.body for reply in (first, *rest)] == [{"n": n} for n in range(1, 6)]
+    assert transport.receive_response_message(2) == (None, None, None)
+
+
+def test_a_redis_without_blmpop_gives_replies_one_wait_at_a_time() -> None:
+    with running_redis("--rename-command", "BLMPOP", "") as old_redis:
+        redis_client = redis.Redis.from_url(old_redis.url)
+        transport = RedisClientTransport("echo", **layer(old_redis.url))
+        reply_key = push_replies(redis_client, transport, 3)
+        first = transport.receive_response_message(2)
+        assert redis_client.llen(reply_key) == 2
+        rest = [transport.receive_response_message(2) for _ in range(2)]
+        assert [reply.request_id for reply in (first, *rest)] == [1, 2, 3]
+        assert transport.backend.several_per_pop is False
+        transport.close()
+        redis_client.close()
 
 
 def test_unreadable_reply_raises_invalid_message_error(

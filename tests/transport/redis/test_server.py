@@ -12,6 +12,7 @@ import msgpack
 import pytest
 import redis
 
+from servicewire import MetricName
 from servicewire.serializer import JSONSerializer, MsgpackSerializer
 from servicewire.serializer.base import Serializer
 from servicewire.transport.redis.protocol import (
@@ -21,8 +22,9 @@ from servicewire.transport.redis.protocol import (
     parse_frame,
     split_into_chunks,
 )
+from tests.support.metrics import RECORDING_METRICS, metrics_of
 from tests.support.services import RedisServer
-from tests.transport.redis.services import EchoServer, RecordingMetrics
+from tests.transport.redis.services import EchoServer
 from tests.transport.redis.support import layer, serving
 
 REQUEST_QUEUE = "pysoa:service.echo"
@@ -65,13 +67,6 @@ def decode(data: bytes, serializer: Serializer = MSGPACK) -> dict[str, Any]:
 
 
 @pytest.fixture
-def metrics() -> Iterator[RecordingMetrics]:
-    RecordingMetrics.counts.clear()
-    yield RecordingMetrics()
-    RecordingMetrics.counts.clear()
-
-
-@pytest.fixture
 def server(redis_url: str) -> Iterator[Callable[..., Any]]:
     """Start EchoServer (with recording metrics) and extra transport settings."""
     from contextlib import ExitStack
@@ -83,7 +78,7 @@ def server(redis_url: str) -> Iterator[Callable[..., Any]]:
                 serving(
                     EchoServer,
                     layer(redis_url, **transport_kwargs),
-                    metrics={"path": "tests.transport.redis.services:RecordingMetrics"},
+                    metrics=RECORDING_METRICS,
                 )
             )
 
@@ -212,12 +207,11 @@ def _bad_payloads() -> dict[str, tuple[bytes, bool, str]]:
 def test_bad_message_is_logged_censored_counted_answered_when_possible_and_serving_goes_on(
     server: Callable[..., Any],
     redis_client: redis.Redis,
-    metrics: RecordingMetrics,
     caplog: pytest.LogCaptureFixture,
     case: str,
 ) -> None:
     data, answerable, reason = _bad_payloads()[case]
-    server(maximum_message_size_in_bytes=2000)
+    metrics = metrics_of(server(maximum_message_size_in_bytes=2000))
     with caplog.at_level(logging.DEBUG):
         redis_client.rpush(REQUEST_QUEUE, data)
         push_request(redis_client, 22)
@@ -253,15 +247,16 @@ def test_unknown_protocol_version_is_answered_in_version_3(
 def test_expired_request_is_dropped_with_a_log_line_and_a_metric(
     server: Callable[..., Any],
     redis_client: redis.Redis,
-    metrics: RecordingMetrics,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    server()
+    metrics = metrics_of(server())
     with caplog.at_level(logging.WARNING, logger="servicewire.transport.redis"):
         push_request(redis_client, 31, meta={"__expiry__": time.time() - 1})
         push_request(redis_client, 32)
         assert decode(pop_reply(redis_client))["request_id"] == 32
-    assert metrics.counts["server.transport.redis.receive.error.message_expired"] == 1
+    assert metrics.recorded("counter", MetricName.TRANSPORT_MESSAGE_EXPIRED) == [
+        (1, {"service": "echo"})
+    ]
     assert "Dropped message 31" in caplog.text
     assert "expired" in caplog.text
 
@@ -346,11 +341,14 @@ def test_full_reply_queue_is_retried_within_the_bound_then_logged_and_serving_go
 ) -> None:
     stuck = "service.echo.stuck!000000000001"
     redis_client.rpush("pysoa:" + stuck, b"old-1", b"old-2")
-    server(queue_capacity=2, queue_full_timeout_in_seconds=0.5)
+    metrics = metrics_of(server(queue_capacity=2, queue_full_timeout_in_seconds=0.5))
     undelivered_then_served(redis_client, caplog, stuck)
     assert "pysoa:" + stuck in caplog.text
     assert "capacity 2" in caplog.text
     assert redis_client.llen("pysoa:" + stuck) == 2
+    assert metrics.recorded("counter", MetricName.TRANSPORT_QUEUE_FULL_RETRY) == [
+        (1, {"service": "echo"})
+    ]
 
 
 def test_refused_reply_is_logged_and_serving_goes_on(

@@ -5,17 +5,17 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from servicewire import Client
-from servicewire.metrics import MetricsRecorder
 from servicewire.transport.sql import SqlClientTransport, SqlServerTransport
 from servicewire.transport.sql.database import close_databases, open_database
 from servicewire.transport.sql.schema import Tables
+from tests.support.metrics import RECORDING_METRICS
 from tests.transport.sql.processes import ServerProcesses
 from tests.transport.sql.services import RecordingServer
 
@@ -52,7 +52,7 @@ class SqlDatabase:
         return RecordingServer(
             {
                 "transport": self.server_transport(**transport),
-                "metrics": {"path": "tests.transport.sql.conftest:CountingMetrics"},
+                "metrics": RECORDING_METRICS,
             }
         )
 
@@ -115,21 +115,6 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> SqlDatabase:
 @pytest.fixture
 def sqlite_database(tmp_path: Path) -> SqlDatabase:
     return SqlDatabase("sqlite", f"sqlite:///{tmp_path}/queues.db", "servicewire_")
-
-
-@dataclass
-class CountingMetrics(MetricsRecorder):
-    """Counts counters, for asserting that something was counted."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def counter(self, name: str, value: int = 1, tags: Any = None) -> None:
-        self.counts[name] = self.counts.get(name, 0) + value
-
-
-@pytest.fixture
-def metrics() -> CountingMetrics:
-    return CountingMetrics()
 
 
 @pytest.fixture

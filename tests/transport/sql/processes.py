@@ -1,86 +1,29 @@
-"""Server processes for the tests, until the server runtime can start them."""
+"""Servers in child processes for the SQL transport tests, run by ``servicewire serve``."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-class ServerProcess:
-    """A server in a child process; its output goes to ``log``."""
-
-    def __init__(self, process: subprocess.Popen[bytes], log: Path) -> None:
-        self.process = process
-        self.log = log
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def stop(self) -> int:
-        """SIGTERM, as an operator would; returns the exit status."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
-
-    def kill(self) -> None:
-        """SIGKILL: the process dies on the spot, whatever it was doing."""
-        self.process.kill()
-        self.process.wait(timeout=30)
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+from tests.support.processes import ServiceProcess, write_settings
 
 
 class ServerProcesses:
+    """Starts servers in child processes (each with its own settings module); stops those
+    still running at the end."""
+
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.started: list[ServerProcess] = []
+        self.started: list[ServiceProcess] = []
 
-    def start(self, server_class: str, settings: dict[str, Any]) -> ServerProcess:
-        log = self.directory / f"server-{len(self.started) + 1}.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "tests.transport.sql.serve",
-                    server_class,
-                    json.dumps(settings),
-                ],
-                cwd=ROOT,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        server = ServerProcess(process, log)
+    def start(self, server_class: str, settings: dict[str, Any], *options: str) -> ServiceProcess:
+        """``servicewire serve server_class`` with ``settings`` and command-line ``options``
+        (``--fork 2``, say)."""
+        module = write_settings(self.directory, f"settings_{len(self.started) + 1}", settings)
+        server = ServiceProcess(self.directory, server_class, module, *options)
         self.started.append(server)
         return server
 
     def stop_all(self) -> None:
         for server in self.started:
-            if server.process.poll() is None:
-                server.stop()
-
-
-def wait_for(condition: Any, timeout: float = 30, message: str = "condition") -> Any:
-    """Poll ``condition()`` until it returns something true; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.01)
-
-
-def environment_without(*names: str) -> dict[str, str]:
-    return {key: value for key, value in os.environ.items() if key not in names}
+            server.stop()

@@ -15,8 +15,8 @@ from servicewire.transport.sql.database import open_database
 from servicewire.transport.sql.dead_letters import bury
 from servicewire.transport.sql.envelope import encode_payload
 from servicewire.transport.sql.schema import TakenMessage
+from tests.support.processes import ROOT, wait_until
 from tests.transport.sql.conftest import SqlDatabase
-from tests.transport.sql.processes import ROOT, wait_for
 
 JOB: dict[str, Any] = {
     "control": {"continue_on_error": False},
@@ -79,7 +79,7 @@ def test_discard_deletes_for_good(dead_letters: DeadLetters) -> None:
 
 
 def test_purge_deletes_the_old_ones(dead_letters: DeadLetters) -> None:
-    wait_for(lambda: dead_letters.purge(older_than_in_seconds=0) == 3, message="a purge")
+    wait_until(lambda: dead_letters.purge(older_than_in_seconds=0) == 3, "a purge")
 
     assert dead_letters.list() == []
 
@@ -95,7 +95,7 @@ def test_servers_purge_dead_letters_past_their_retention(database: SqlDatabase) 
         server.purge()
         return dead_letters.list() == []
 
-    wait_for(purged, message="the dead letter to be purged")
+    wait_until(purged, "the dead letter to be purged")
 
 
 def _run(database: SqlDatabase, *arguments: str) -> int:

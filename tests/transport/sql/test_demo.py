@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.transport.sql.processes import ROOT
+from tests.support.processes import ROOT
 
 
 def test_demo_calls_the_service_in_another_process_and_cleans_up(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from servicewire.transport.sql.lease import LeaseKeeper
-from tests.transport.sql.processes import wait_for
+from tests.support.processes import wait_until
 
 
 class Renewals:
@@ -28,12 +28,12 @@ def test_lease_is_renewed_until_released() -> None:
     first, second = Renewals(), Renewals()
 
     keeper.hold(first)
-    wait_for(lambda: first.count >= 3, message="three renewals")
+    wait_until(lambda: first.count >= 3, "three renewals")
     keeper.release()
     keeper.hold(second)
-    wait_for(lambda: second.count >= 1, message="the next lease's renewal")
+    wait_until(lambda: second.count >= 1, "the next lease's renewal")
     after_release = first.count
-    wait_for(lambda: second.count >= 3, message="more renewals")
+    wait_until(lambda: second.count >= 3, "more renewals")
 
     assert first.count == after_release
     keeper.close()
@@ -45,9 +45,9 @@ def test_lost_lease_is_logged_and_no_longer_renewed(caplog: pytest.LogCaptureFix
 
     with caplog.at_level(logging.WARNING, "servicewire.transport.sql"):
         keeper.hold(lost)
-        wait_for(lambda: "lost the lease" in caplog.text, message="the warning")
+        wait_until(lambda: "lost the lease" in caplog.text, "the warning")
         keeper.hold(next_lease)
-        wait_for(lambda: next_lease.count >= 2, message="the next lease's renewals")
+        wait_until(lambda: next_lease.count >= 2, "the next lease's renewals")
 
     assert lost.count == 1
     keeper.close()

@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, insert, select, text
 
-from servicewire import Client, JobResponse
+from servicewire import Client, JobResponse, MetricName
 from servicewire.errors import MessageReceiveError, MessageReceiveTimeout, MessageSendError
 from servicewire.transport.sql import DeadLetters, SqlClientTransport, SqlServerTransport
 from servicewire.transport.sql.database import open_database
+from tests.support.metrics import RecordingMetrics, check_sizes_recorded, metrics_of
+from tests.support.processes import wait_until
 from tests.transport.sql.conftest import SqlDatabase
-from tests.transport.sql.processes import wait_for
 from tests.transport.sql.services import RecordingServer
 
 JOB: dict[str, Any] = {
@@ -34,14 +35,14 @@ def _responses(client: Client) -> dict[int, JobResponse]:
 
 def _wait_until_expired(database: SqlDatabase, table: Any) -> None:
     now = open_database(database.url, database.table_prefix).now
-    wait_for(
+    wait_until(
         lambda: database.execute(select(table.c.id).where(table.c.expires_at < now)),
-        message="the message to expire",
+        "the message to expire",
     )
 
 
 def _counts(server: RecordingServer) -> dict[str, int]:
-    return server.metrics.counts  # type: ignore[attr-defined, no-any-return]
+    return metrics_of(server).counts
 
 
 def test_request_is_answered_with_extension_types_intact(database: SqlDatabase) -> None:
@@ -94,7 +95,9 @@ def test_expired_request_is_dropped_logged_and_counted(
 
     assert not log.exists()
     assert "expired" in caplog.text
-    assert _counts(server)["sql.request.expired"] == 1
+    assert metrics_of(server).recorded("counter", MetricName.TRANSPORT_MESSAGE_EXPIRED) == [
+        (1, {"service": "recorder"})
+    ]
     assert database.execute(select(database.tables.requests)) == []
 
 
@@ -102,7 +105,8 @@ def test_expired_reply_is_dropped_by_the_client(
     database: SqlDatabase, caplog: pytest.LogCaptureFixture
 ) -> None:
     server = database.server(message_expiry_in_seconds=0.05)
-    client = SqlClientTransport("recorder", **database.kwargs())
+    metrics = RecordingMetrics()
+    client = SqlClientTransport("recorder", metrics, **database.kwargs())
     client.send_request_message(5, {}, JOB)
     server.handle_next_request()
     _wait_until_expired(database, database.tables.replies)
@@ -111,6 +115,21 @@ def test_expired_reply_is_dropped_by_the_client(
         assert client.receive_response_message(5) == (None, None, None)
 
     assert "Dropped the reply to request 5" in caplog.text
+    assert metrics.recorded("counter", MetricName.TRANSPORT_MESSAGE_EXPIRED) == [
+        (1, {"service": "recorder"})
+    ]
+
+
+def test_sizes_of_requests_and_responses_are_recorded_per_service(
+    database: SqlDatabase,
+) -> None:
+    server, metrics = database.server(), RecordingMetrics()
+    client = SqlClientTransport("recorder", metrics, **database.kwargs())
+    job = {**JOB, "actions": [{"action": "echo", "body": {"text": "x" * 5000}}]}
+    client.send_request_message(6, {}, job)
+    server.handle_next_request()
+    assert client.receive_response_message(5).request_id == 6
+    check_sizes_recorded(metrics, metrics_of(server), "recorder", 5000)
 
 
 def test_response_over_the_size_limit_is_answered_response_too_large(
@@ -194,6 +213,23 @@ def test_threads_sharing_a_client_each_get_their_own_replies(database: SqlDataba
         serving.join(timeout=30)
 
     assert results == {n: {"n": n} for n in range(6)}
+
+
+def test_closing_gives_back_a_request_taken_but_not_started(database: SqlDatabase) -> None:
+    client = SqlClientTransport("recorder", **database.kwargs())
+    server = SqlServerTransport("recorder", receive_timeout_in_seconds=1, **database.kwargs())
+    client.send_request_message(1, {}, JOB)
+    client.send_request_message(2, {}, JOB)
+    request_id, meta, _body = server.receive_request_message()
+    assert request_id == 1
+    assert meta is not None
+    server.send_response_message(1, meta, {"actions": [], "errors": []})
+    server.complete_request_message(1, meta)  # on PostgreSQL, this takes request 2 too
+    server.close()
+
+    # Given back, not left to the visibility timeout (30 s).
+    successor = SqlServerTransport("recorder", receive_timeout_in_seconds=1, **database.kwargs())
+    assert successor.receive_request_message().request_id == 2
 
 
 def test_at_most_once_removes_the_request_as_it_is_received(database: SqlDatabase) -> None:
@@ -312,9 +348,9 @@ def test_lease_is_renewed_while_a_long_job_runs(database: SqlDatabase) -> None:
     _request_id, meta, _body = server.receive_request_message()
     (first_lease,) = database.execute(select(table.c.visible_at))[0]
 
-    wait_for(
+    wait_until(
         lambda: database.execute(select(table.c.visible_at))[0][0] > first_lease + 0.3,
-        message="the lease to be renewed",
+        "the lease to be renewed",
     )
 
     assert meta is not None

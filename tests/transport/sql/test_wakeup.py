@@ -9,7 +9,7 @@ import pytest
 
 from servicewire.transport.sql.database import open_database
 from servicewire.transport.sql.wakeup import PollingWaiter, PostgresListener, new_listener
-from tests.transport.sql.processes import wait_for
+from tests.support.processes import wait_until
 
 
 def test_polling_tokens_never_promise_that_nothing_changed() -> None:
@@ -112,5 +112,5 @@ def test_lost_listening_connection_is_replaced_and_receivers_look_again(
         listener.wait(new_token, 1)
         return listener.token() != new_token
 
-    wait_for(notified_again, message="a notification on the new connection")
+    wait_until(notified_again, "a notification on the new connection")
     listener.close()

@@ -198,6 +198,7 @@ class AsyncRedisClientTransport(AsyncClientTransport):
         command = ("EVAL", PUSH_SCRIPT, 1, key, expiry, backend.capacity, b"", *frames)
         started = time.monotonic()
         pauses = retry_pauses(backend.queue_full_retries, max_wait)
+        retried = False
         while True:
             connection = await self._connection(host)
             try:
@@ -219,7 +220,9 @@ class AsyncRedisClientTransport(AsyncClientTransport):
                 raise queue_full_error(
                     key, backend.hosts[host], backend.capacity, time.monotonic() - started
                 )
-            self.codec.count("send.queue_full_retry")
+            if not retried:
+                retried = True
+                self.codec.count_queue_full_retry()
             await asyncio.sleep(pause)
 
     async def _connection(self, host: int) -> AsyncConnection:

@@ -191,6 +191,9 @@ class BackendBase:
         self.failover_retries = layer.sentinel_failover_retries
         # Redis < 6.0 rejects fractional BLPOP timeouts; set on the first refusal.
         self.whole_second_timeouts = False
+        # Redis < 7.0 has no BLMPOP (several items in one blocking pop); unset on its first
+        # refusal.
+        self.several_per_pop = True
         self.hosts: list[str] = []
         self.host_count = 0
         self._request_hosts: Iterator[int] = iter(())
@@ -295,9 +298,18 @@ class RedisBackend(BackendBase):
 
     # --- queue operations -----------------------------------------------------------------
 
-    def read_blpop(self, connection: SyncConnection, key: str, timeout: float) -> bytes | None:
-        """Read the answer to the BLPOP of ``key`` sent with ``timeout``: the popped item, or
-        ``None`` when the timeout passed.
+    def pop_command(self, key: str, timeout: float, count: int = 1) -> tuple[object, ...]:
+        """The command that pops up to ``count`` items of ``key``, waiting up to ``timeout``
+        seconds for the first (one item only from a Redis older than 7.0)."""
+        if count > 1 and self.several_per_pop:
+            return ("BLMPOP", b"%.3f" % max(timeout, 0.001), 1, key, "LEFT", "COUNT", count)
+        return ("BLPOP", key, blpop_timeout(timeout, self.whole_second_timeouts))
+
+    def read_pop(
+        self, connection: SyncConnection, key: str, timeout: float, count: int = 1
+    ) -> list[bytes]:
+        """Read the answer to ``pop_command(key, timeout, count)``: the popped items, none
+        when the timeout passed.
 
         Waits at most a little longer than ``timeout`` for Redis to answer; a server that
         stays silent raises ``redis.TimeoutError`` (and the connection is closed).
@@ -306,21 +318,32 @@ class RedisBackend(BackendBase):
             if not connection.can_read(timeout + _BLOCKING_READ_MARGIN):
                 connection.disconnect()
                 raise redis.TimeoutError(
-                    f"Redis did not answer a {timeout:.3f} s BLPOP within "
+                    f"Redis did not answer a {timeout:.3f} s blocking pop within "
                     f"{timeout + _BLOCKING_READ_MARGIN:.3f} s"
                 )
             try:
                 response = connection.read_response()
             except redis.ResponseError as error:
-                if "timeout is not" not in str(error) or self.whole_second_timeouts:
+                if not self._fall_back(error):
                     raise
-                # Redis < 6.0 rejects fractional timeouts: use whole seconds from now on.
-                self.whole_second_timeouts = True
-                connection.send_command("BLPOP", key, blpop_timeout(timeout, True))
+                connection.send_command(*self.pop_command(key, timeout, count))
                 continue
             if response is None:
-                return None
-            return cast(bytes, response[1])
+                return []
+            items = response[1]
+            return cast(list[bytes], items) if isinstance(items, list) else [cast(bytes, items)]
+
+    def _fall_back(self, error: redis.ResponseError) -> bool:
+        """Whether Redis refused a pop for being older than the command (the next
+        :meth:`pop_command` is then one it accepts)."""
+        text = str(error)
+        if self.several_per_pop and "unknown command" in text and "BLMPOP" in text.upper():
+            self.several_per_pop = False
+            return True
+        if "timeout is not" in text and not self.whole_second_timeouts:
+            self.whole_second_timeouts = True
+            return True
+        return False
 
 
 def is_queue_full(error: redis.ResponseError) -> bool:

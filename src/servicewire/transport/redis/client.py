@@ -34,6 +34,9 @@ __all__ = ["RedisClientTransport"]
 
 logger = logging.getLogger("servicewire.transport.redis")
 
+# The most replies one pop takes off a reply queue (bounding the size of one read).
+_MOST_ITEMS_PER_POP = 100
+
 
 class _Receiver:
     """One thread's reply queue, its links to the hosts, and the replies it still expects."""
@@ -47,7 +50,8 @@ class _Receiver:
         self.host = backend.reply_host(self.key)
         self.links: list[QueueLink | None] = [None] * backend.host_count
         self.outstanding = 0
-        # Items popped while a refused push was being retried, to be read next.
+        # Items popped but not read yet: replies popped together, and those popped while a
+        # refused push was being retried.
         self.early: deque[bytes] = deque()
 
     def link(self, host: int) -> QueueLink:
@@ -148,7 +152,7 @@ class RedisClientTransport(ClientTransport):
         for push in refused:
             if not push.queue_was_full:
                 raise link.refusal(push)
-            self.codec.count("send.queue_full_retry")
+            self.codec.count_queue_full_retry()
             link.push_now(push)
 
     # --- receiving ------------------------------------------------------------------------
@@ -171,54 +175,61 @@ class RedisClientTransport(ClientTransport):
         timeout = receive_timeout_in_seconds or self.codec.receive_timeout
         deadline = time.monotonic() + timeout
         link = receiver.link(receiver.host)
-        codec = self.codec
+        early = receiver.early
         while True:
-            if receiver.early:
-                data: bytes | None = receiver.early.popleft()
-            else:
+            if not early:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    data = None
-                else:
-                    data = self._pop(link, receiver.key, remaining, abort_on_refusal=True)
+                if remaining > 0:
+                    # Every reply already there, in one round trip: a parallel call's replies
+                    # are read in batches instead of one wait each.
+                    count = min(receiver.outstanding, _MOST_ITEMS_PER_POP)
+                    early.extend(self._pop(link, receiver.key, remaining, count, True))
                 if link.refused:
-                    if data is not None:
-                        receiver.early.append(data)
                     try:
                         self._retry_refused(link)
                     except MessageSendError:
                         receiver.outstanding -= 1
                         raise
                     continue
-            if data is None:
-                codec.count("receive.error.timeout")
+            if not early:
+                self.codec.count("receive.error.timeout")
                 raise MessageReceiveTimeout(
                     f"No reply from service {self.service_name!r} within {timeout:.3f} s"
                 )
+            data = early.popleft()
             if is_marker(data):
                 continue
-            message = self._read_reply(link, receiver.key, data, deadline)
+            message = self._read_reply(receiver, link, data, deadline)
             if message is not None:
                 receiver.outstanding -= 1
                 return message
 
     def _pop(
-        self, link: QueueLink, key: str, timeout: float, abort_on_refusal: bool = False
-    ) -> bytes | None:
+        self,
+        link: QueueLink,
+        key: str,
+        timeout: float,
+        count: int = 1,
+        abort_on_refusal: bool = False,
+    ) -> list[bytes]:
         try:
-            return link.pop(key, timeout, abort_on_refusal=abort_on_refusal)
+            return link.pop_up_to(key, timeout, count, abort_on_refusal=abort_on_refusal)
         except TransportConnectionError:
             self.codec.count("receive.error.connection")
             raise
 
     def _read_reply(
-        self, link: QueueLink, key: str, data: bytes, deadline: float
+        self, receiver: _Receiver, link: QueueLink, data: bytes, deadline: float
     ) -> ReceivedMessage | None:
-        reader = ReplyReader(self.codec, key)
+        reader = ReplyReader(self.codec, receiver.key)
         message = reader.feed(data)
         while reader.waiting:
-            remaining = deadline - time.monotonic()
-            message = reader.feed(self._pop(link, key, remaining) if remaining > 0 else None)
+            # The next chunks of a chunked reply: popped already, or still to come.
+            if not receiver.early:
+                remaining = deadline - time.monotonic()
+                if remaining > 0:
+                    receiver.early.extend(self._pop(link, receiver.key, remaining))
+            message = reader.feed(receiver.early.popleft() if receiver.early else None)
         return message
 
     def close(self) -> None:

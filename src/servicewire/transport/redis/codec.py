@@ -11,7 +11,7 @@ from typing import Any
 
 from servicewire.errors import InvalidMessageError, MessageTooLarge
 from servicewire.logging import RecursivelyCensoredDictWrapper
-from servicewire.metrics import MetricsRecorder
+from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.serializer.base import Serializer
 from servicewire.transport.base import ReceivedMessage
 from servicewire.transport.redis.protocol import (
@@ -46,7 +46,9 @@ class MessageCodec:
     """Serializes, checks and frames outgoing messages; checks the expiry of incoming ones.
 
     ``metric_prefix`` (``"client.transport.redis."`` or ``"server.transport.redis."``) starts
-    every metric name; ``chunk_threshold`` (servers only) enables chunked responses.
+    the names of the Redis transport's own metrics; ``size_metric`` is the documented
+    metric of the sizes of the messages sent (requests or responses); ``chunk_threshold``
+    (servers only) enables chunked responses.
     """
 
     def __init__(
@@ -55,11 +57,14 @@ class MessageCodec:
         settings: RedisTransportSettings,
         metrics: MetricsRecorder,
         metric_prefix: str,
+        size_metric: str,
         chunk_threshold: int = -1,
     ) -> None:
         self.service_name = service_name
         self.metrics = metrics
         self.metric_prefix = metric_prefix
+        self.size_metric = size_metric
+        self.metric_tags = {"service": service_name}
         serializer_reference = settings.default_serializer_config
         self.default_serializer: Serializer = serializer_reference.object(
             **serializer_reference.kwargs
@@ -73,6 +78,11 @@ class MessageCodec:
         """Add one to the metric ``<prefix><name>`` (if metrics are enabled)."""
         if self.metrics.enabled:
             self.metrics.counter(self.metric_prefix + name)
+
+    def count_queue_full_retry(self) -> None:
+        """Count a send retried because its queue was full (if metrics are enabled)."""
+        if self.metrics.enabled:
+            self.metrics.counter(MetricName.TRANSPORT_QUEUE_FULL_RETRY, tags=self.metric_tags)
 
     def expiry_meta(self, meta: dict[str, Any], expiry_in_seconds: float | None) -> int:
         """Set ``meta["__expiry__"]``; return the queue key's expiry in whole seconds.
@@ -102,7 +112,7 @@ class MessageCodec:
         payload = encode_envelope(request_id, meta, body, serializer)
         size = len(payload)
         if self.metrics.enabled:
-            self.metrics.histogram(self.metric_prefix + "send.message_size", size)
+            self.metrics.histogram(self.size_metric, size, self.metric_tags)
         if size > self.maximum_message_size:
             self.count("send.error.message_too_large")
             raise MessageTooLarge(
@@ -152,7 +162,8 @@ class MessageCodec:
         """Whether a received message has expired; if so, log and count its dropping."""
         if not is_expired(meta, time.time()):
             return False
-        self.count("receive.error.message_expired")
+        if self.metrics.enabled:
+            self.metrics.counter(MetricName.TRANSPORT_MESSAGE_EXPIRED, tags=self.metric_tags)
         logger.warning(
             "Dropped message %s on queue %s for service %r: it expired %.3f s ago",
             request_id,
@@ -174,7 +185,13 @@ class ClientCodec(MessageCodec):
         self, service_name: str, metrics: MetricsRecorder, kwargs: dict[str, Any], owner: type
     ) -> None:
         settings = validate_settings(RedisClientTransportSettings, kwargs, owner)
-        super().__init__(service_name, settings, metrics, "client.transport.redis.")
+        super().__init__(
+            service_name,
+            settings,
+            metrics,
+            "client.transport.redis.",
+            MetricName.TRANSPORT_REQUEST_SIZE,
+        )
         self.settings = settings
         self.client_id = uuid.uuid4().hex
         self._reply_queue_numbers = itertools.count(1)

@@ -28,7 +28,6 @@ from servicewire.transport.redis.backend import (
     QUEUE_FULL_MARKER,
     RedisBackend,
     SyncConnection,
-    blpop_timeout,
     is_queue_full,
     queue_full_error,
     retry_pauses,
@@ -209,7 +208,16 @@ class QueueLink:
 
     def pop(self, key: str, timeout: float, *, abort_on_refusal: bool = False) -> bytes | None:
         """Pop the next item of ``key``, waiting up to ``timeout`` seconds (``None`` if none
-        came), after reading the acknowledgements of earlier pushes.
+        came): :meth:`pop_up_to` for one item."""
+        items = self.pop_up_to(key, timeout, 1, abort_on_refusal=abort_on_refusal)
+        return items[0] if items else None
+
+    def pop_up_to(
+        self, key: str, timeout: float, count: int, *, abort_on_refusal: bool = False
+    ) -> list[bytes]:
+        """Pop up to ``count`` items of ``key`` (those there, or the first to come within
+        ``timeout`` seconds; none if none came), after reading the acknowledgements of
+        earlier pushes. A Redis older than 7.0 gives one item at a time.
 
         With ``abort_on_refusal``, a push refused for a reason other than a full queue (no
         marker will wake the pop) raises ``MessageSendError`` at once, closing the
@@ -218,9 +226,7 @@ class QueueLink:
         the wait.
         """
         backend = self.backend
-        connection = self._send(
-            ("BLPOP", key, blpop_timeout(timeout, backend.whole_second_timeouts)), f"wait on {key}"
-        )
+        connection = self._send(backend.pop_command(key, timeout, count), f"wait on {key}")
         self.settle()
         if abort_on_refusal:
             for push in self.refused:
@@ -229,7 +235,7 @@ class QueueLink:
                     connection.disconnect()
                     raise self.refusal(push)
         try:
-            item = backend.read_blpop(connection, key, timeout)
+            items = backend.read_pop(connection, key, timeout, count)
         except CONNECTION_ERRORS as error:
             raise self._lost(error, f"wait on {key}") from None
         except redis.ResponseError as error:
@@ -240,7 +246,7 @@ class QueueLink:
                 f"Redis at {self.where} refused to wait on {key}: {error}"
             ) from None
         self.last_answer = time.monotonic()
-        return item
+        return items
 
     def _lost(self, error: BaseException, doing: str) -> TransportConnectionError:
         """Drop the connection (the next use takes a fresh one from the pool)."""

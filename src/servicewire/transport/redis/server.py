@@ -18,7 +18,7 @@ from servicewire.errors import (
     MessageReceiveTimeout,
     MessageSendError,
 )
-from servicewire.metrics import MetricsRecorder
+from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.serializer.base import Serializer
 from servicewire.transport.base import _NO_METRICS, ReceivedMessage, ServerTransport
 from servicewire.transport.redis.backend import RedisBackend
@@ -72,6 +72,7 @@ class RedisServerTransport(ServerTransport):
             self.settings,
             metrics,
             "server.transport.redis.",
+            MetricName.TRANSPORT_RESPONSE_SIZE,
             chunk_threshold=self.settings.chunk_messages_larger_than_bytes,
         )
         self.backend = RedisBackend(self.settings)
@@ -129,7 +130,7 @@ class RedisServerTransport(ServerTransport):
             try:
                 if not push.queue_was_full:
                     raise link.refusal(push)
-                self.codec.count("send.queue_full_retry")
+                self.codec.count_queue_full_retry()
                 link.push_now(push)
             except (MessageSendError, TransportConnectionError) as error:
                 self.codec.count("send.error.undelivered")
@@ -292,6 +293,7 @@ class RedisServerTransport(ServerTransport):
             for push in refused:
                 if not push.queue_was_full:
                     raise link.refusal(push)
+                codec.count_queue_full_retry()
                 link.push_now(push)
 
     def close(self) -> None:

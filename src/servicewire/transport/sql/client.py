@@ -18,7 +18,7 @@ from servicewire.errors import (
     MessageReceiveTimeout,
     MessageSendError,
 )
-from servicewire.metrics import MetricsRecorder
+from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.transport.base import _NO_METRICS, ClientTransport, ReceivedMessage
 from servicewire.transport.sql.database import Database, database_for
 from servicewire.transport.sql.envelope import decode_payload, encode_payload, reply_identity
@@ -53,6 +53,7 @@ class ClientCore:
             f"{owner} of service {service_name!r}", kwargs
         )
         self.fan_out = self.settings.delivery == "fan_out"
+        self.metric_tags = {"service": service_name}
         self.client_key = uuid.uuid4().hex
         self._lock = threading.Lock()
         self._database: Database | None = None
@@ -102,6 +103,10 @@ class ClientCore:
             log_larger_than=self.settings.log_messages_larger_than_bytes,
             description=f"request {request_id} to service {self.service_name!r}",
         )
+        if self.metrics.enabled:
+            self.metrics.histogram(
+                MetricName.TRANSPORT_REQUEST_SIZE, len(payload), self.metric_tags
+            )
         return payload, expects_reply
 
     def write_request(
@@ -164,7 +169,10 @@ class ClientCore:
         for row in rows:
             if row.expired:
                 dropped += 1
-                self._count("sql.reply.expired")
+                if self.metrics.enabled:
+                    self.metrics.counter(
+                        MetricName.TRANSPORT_MESSAGE_EXPIRED, tags=self.metric_tags
+                    )
                 _logger.warning(
                     "Dropped the reply to request %s from service %r: it expired before it "
                     "was collected",

@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from servicewire.errors import InvalidMessageError, MessageReceiveError, MessageReceiveTimeout
-from servicewire.metrics import MetricsRecorder
+from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.transport.base import (
     _NO_METRICS,
     MessageDetails,
@@ -86,6 +86,7 @@ class SqlServerTransport(ServerTransport):
             self.settings.visibility_timeout_in_seconds / 3, self.description
         )
         self._next_purge = 0.0
+        self._metric_tags = {"service": service_name}
         # The request taken when the previous one was finished (PostgreSQL), not yet handed
         # to the server.
         self._prefetched: TakenMessage | None = None
@@ -317,8 +318,12 @@ class SqlServerTransport(ServerTransport):
             self._run(lambda c: self._queue.remove(c, message.row_id))
         self._log_expired(message)
 
+    def _count_expired(self, value: int = 1) -> None:
+        if self.metrics.enabled:
+            self.metrics.counter(MetricName.TRANSPORT_MESSAGE_EXPIRED, value, self._metric_tags)
+
     def _log_expired(self, message: TakenMessage) -> None:
-        self._count("sql.request.expired")
+        self._count_expired()
         _logger.warning(
             "Dropped request %s to service %r: it expired before a server took it",
             message.request_id,
@@ -373,6 +378,10 @@ class SqlServerTransport(ServerTransport):
             log_larger_than=settings.log_messages_larger_than_bytes,
             description=f"response to request {request_id} of service {self.service_name!r}",
         )
+        if self.metrics.enabled:
+            self.metrics.histogram(
+                MetricName.TRANSPORT_RESPONSE_SIZE, len(payload), self._metric_tags
+            )
         reply = self._replies.parameters(
             reply_to, request_id, payload, settings.message_expiry_in_seconds
         )
@@ -456,7 +465,7 @@ class SqlServerTransport(ServerTransport):
         try:
             expired = self._run(self._queue.purge_expired)
             if expired:
-                self._count("sql.request.expired", len(expired))
+                self._count_expired(len(expired))
                 _logger.warning(
                     "Dropped %d expired request(s) to service %r before any server took them: %s",
                     len(expired),

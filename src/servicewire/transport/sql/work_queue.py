@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
     select,
     update,
 )
@@ -125,7 +126,7 @@ class WorkQueue:
         release = (
             update(table)
             .where(lease_holder)
-            .values(visible_at=now, attempts=c.attempts - 1, taken_by=None)
+            .values(visible_at=now, attempts=c.attempts - 1, taken_by=null())
         )
         self._release = Prepared(release, dialect)
         self._finish_and_claim: Prepared | None = None
