@@ -7,9 +7,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -72,14 +73,7 @@ class ServerProcesses:
 
 def wait_for(condition: Any, timeout: float = 30, message: str = "condition") -> Any:
     """Poll ``condition()`` until it returns something true; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.01)
+    return wait_until(condition, message, timeout)
 
 
 def environment_without(*names: str) -> dict[str, str]:

@@ -399,6 +399,34 @@ def test_concurrent_workers_hold_a_lease_on_each_request_and_prefetch_nothing(
     server.close()
 
 
+def test_a_server_with_workers_answers_every_request_once(database: SqlDatabase) -> None:
+    from tests.server.concurrency_services import ConcurrencyServer
+
+    server = ConcurrencyServer(
+        {
+            "transport": database.server_transport(receive_timeout_in_seconds=0.2),
+            "workers": 4,
+        }
+    )
+    serving = threading.Thread(target=server.run)
+    serving.start()
+    client = Client({"concurrency": {"transport": database.client_transport()}})
+    try:
+        responses = client.call_jobs_parallel(
+            [
+                {"service_name": "concurrency", "actions": [{"action": "echo", "body": {"n": n}}]}
+                for n in range(12)
+            ],
+            timeout=30,
+        )
+    finally:
+        server.shutting_down = True
+        serving.join(timeout=30)
+
+    assert [response.actions[0].body for response in responses] == [{"n": n} for n in range(12)]
+    assert database.execute(select(database.tables.requests)) == []
+
+
 def test_a_fan_out_consumer_refuses_workers(database: SqlDatabase) -> None:
     server = SqlServerTransport(
         "recorder", delivery="fan_out", consumer="audit", **database.kwargs()
