@@ -87,9 +87,27 @@ def report(title: str, comparisons: list[Comparison], notes: str = "", write: st
     ]
     if notes:
         lines += ["", notes]
+    return publish(lines, write)
+
+
+def publish(lines: list[str], write: str = "") -> str:
+    """Print a report; with ``write``, also save it as ``results/<write>``."""
     text = "\n".join(lines) + "\n"
     print(text)
     if write:
         RESULTS.mkdir(exist_ok=True)
         (RESULTS / write).write_text(text)
     return text
+
+
+def wait_until_serving(call: Callable[[], object]) -> None:
+    """Call ``call`` until it succeeds (the server process is up), for at most 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            call()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)

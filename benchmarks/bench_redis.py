@@ -15,13 +15,21 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from _harness import PYSOA_SIDE, ROOT, Comparison, interleave, rate, report, run_pysoa
+from _harness import (
+    PYSOA_SIDE,
+    ROOT,
+    Comparison,
+    interleave,
+    rate,
+    report,
+    run_pysoa,
+    wait_until_serving,
+)
 from tests.support.pysoa import pysoa_python
 from tests.support.services import RedisServer, running_redis
 
@@ -68,18 +76,6 @@ def scenarios(client: Client) -> dict[str, Callable[[], object]]:
         "10kb": lambda: client.call_action("bench", "echo", {"data": "x" * 10240}),
         "ten_actions": lambda: client.call_actions("bench", ten),
     }
-
-
-def wait_until_serving(call: Callable[[], object]) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            call()
-            return
-        except Exception:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from _harness import RESULTS, ROOT, rate
+from _harness import ROOT, publish, rate
 
 from servicewire import Action, Client, EnrichedActionRequest, Server
 from servicewire.types import Body
@@ -157,11 +157,7 @@ def main() -> None:
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
         f"{time.strftime('%Y-%m-%d')}. PySOA has no SQL transport to compare with.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if arguments.write:
-        RESULTS.mkdir(exist_ok=True)
-        (RESULTS / "sql.md").write_text(text)
+    publish(lines, "sql.md" if arguments.write else "")
 
 
 if __name__ == "__main__":
