@@ -307,3 +307,23 @@ def test_outside_a_server_s_job_a_signature_cannot_be_checked() -> None:
     assert policy.check(EnrichedActionRequest("pay")) == [
         Denial("signed_request", "the request's job is not known to the server")
     ]
+
+
+def test_the_asyncio_client_signs_with_the_same_middleware(service: str) -> None:
+    import asyncio
+
+    from servicewire import AsyncClient
+
+    async def call(middleware: list[dict[str, Any]]) -> list[Error]:
+        settings = {
+            "transport": {"path": CLIENT_TRANSPORT, "kwargs": layer(service)},
+            "middleware": middleware,
+        }
+        async with AsyncClient({"signed": settings}) as client:
+            response = await client.call_actions(
+                "signed", [{"action": "pay", "body": {"amount": 1}}], raise_action_errors=False
+            )
+        return response.actions[0].errors
+
+    assert asyncio.run(call([signer()])) == []
+    assert asyncio.run(call([])) == refused("the request is not signed")
