@@ -29,7 +29,7 @@ README = Path(__file__).resolve().parent / "README.md"
 # The README's copy of the latest results lies between these lines, in this order.
 RESULTS_BEGIN = "<!-- latest results: copied from results/ by each benchmark's --write -->"
 RESULTS_END = "<!-- end of the latest results -->"
-RESULTS_ORDER = ("local.md", "redis.md", "parallel.md", "sql.md")
+RESULTS_ORDER = ("local.md", "redis.md", "parallel.md", "workers.md", "sql.md")
 
 
 def rate(operation: Callable[[], object], count: int, units_per_call: int = 1) -> float:
@@ -93,6 +93,11 @@ def report(title: str, comparisons: list[Comparison], notes: str = "", write: st
     ]
     if notes:
         lines += ["", notes]
+    return publish(lines, write)
+
+
+def publish(lines: list[str], write: str = "") -> str:
+    """Print a report; with ``write``, also save it as ``results/<write>``."""
     text = "\n".join(lines) + "\n"
     print(text)
     if write:
@@ -118,6 +123,19 @@ def collect_results() -> None:
     README.write_text(
         f"{before}{RESULTS_BEGIN}\n\n" + "\n\n".join(reports) + f"\n\n{RESULTS_END}{after}"
     )
+
+
+def wait_until_serving(call: Callable[[], object]) -> None:
+    """Call ``call`` until it succeeds (the server process is up), for at most 30 s."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            call()
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,15 @@ from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
-from _harness import PYSOA_SIDE, ROOT, Comparison, interleave, rate, report, run_pysoa
+from _harness import (
+    PYSOA_SIDE,
+    ROOT,
+    Comparison,
+    interleave,
+    rate,
+    report,
+    run_pysoa,
+)
 from tests.support.pysoa import pysoa_python
 from tests.support.services import RedisServer, running_redis
 

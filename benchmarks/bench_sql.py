@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from _harness import ROOT, rate, write_result
+from _harness import ROOT, publish, rate
 
 from servicewire import Action, Client, EnrichedActionRequest, Server
 from servicewire.types import Body
@@ -163,10 +163,7 @@ def main() -> None:
         f"Python {sys.version.split()[0]}, {os.cpu_count()} CPUs, "
         f"{time.strftime('%Y-%m-%d')}. PySOA has no SQL transport to compare with.",
     ]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if arguments.write:
-        write_result("sql.md", text)
+    publish(lines, "sql.md" if arguments.write else "")
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The package's layers depend only on the layers above them (see DESIGN.md).
 
 1. plain data and shared machinery: types, errors, settings, logging, metrics
-2. serializers
+2. serializers, and the canonical encoding of values built on them
 3. transports
 4. the client and the server
 5. built on the public API: the package root, testing, the command line, integrations
@@ -29,6 +29,7 @@ LAYERS = {
     "servicewire.logging": 1,
     "servicewire.metrics": 1,
     "servicewire.serializer": 2,
+    "servicewire._signing": 2,
     "servicewire.transport": 3,
     "servicewire.client": 4,
     "servicewire.server": 4,
@@ -38,6 +39,13 @@ LAYERS = {
     "servicewire.otel": 5,
     "servicewire.server.django": 5,
     "servicewire.server.runtime": 4,
+    "servicewire.server.workers": 4,
+    "servicewire.server.invokers": 4,
+    "servicewire.server.policies": 4,
+    "servicewire.server.signing": 4,
+    "servicewire.server.activation": 4,
+    "servicewire.server.invocation": 4,
+    "servicewire.client.signing": 4,
 }
 
 

@@ -38,6 +38,18 @@ class Sleep(Action):
         return {"slept": request.body["seconds"], "pid": os.getpid()}
 
 
+class Hold(Action):
+    """Writes ``entered`` (a path) then waits until the file ``release`` exists."""
+
+    def run(self, request: EnrichedActionRequest) -> Body:
+        Path(request.body["entered"]).write_text(str(os.getpid()))
+        release = Path(request.body["release"])
+        deadline = time.monotonic() + 30
+        while not release.exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return {"pid": os.getpid()}
+
+
 class Stubborn(Action):
     """Swallows every interrupt (as badly written code can): only a forced exit stops it."""
 
@@ -50,7 +62,12 @@ class Stubborn(Action):
 
 class RuntimeServer(Server):
     service_name = "runtime"
-    action_class_map: Any = {"whoami": Whoami, "sleep": Sleep, "stubborn": Stubborn}
+    action_class_map: Any = {
+        "whoami": Whoami,
+        "sleep": Sleep,
+        "hold": Hold,
+        "stubborn": Stubborn,
+    }
 
     @classmethod
     def pre_fork(cls) -> None:

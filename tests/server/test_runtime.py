@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from servicewire import ERROR_CODE_ACTION_TIMEOUT, Client, JobResponse
+from servicewire import ERROR_CODE_ACTION_TIMEOUT, ERROR_CODE_JOB_TIMEOUT, Client, JobResponse
 from tests.support.processes import ServiceProcess, wait_until, write_settings
 
 SERVER = "tests.server.runtime_service:RuntimeServer"
@@ -307,4 +307,55 @@ def test_sigint_to_the_whole_group_is_one_graceful_shutdown(
     for pid in [service.process.pid, *workers]:
         os.kill(pid, signal.SIGINT)
     assert future.result().body["slept"] == 1
+    assert service.wait() == 0
+
+
+# --- worker threads -------------------------------------------------------------------------
+
+
+def test_fork_with_workers_runs_processes_times_threads_jobs_at_once(
+    start: Callable[..., RuntimeProcess], client: Client, tmp_path: Path
+) -> None:
+    service = start({"workers": 2}, "--fork", "2")
+    release = tmp_path / "release"
+    entered = [tmp_path / f"entered-{n}" for n in range(4)]
+    future = client.call_actions_parallel_future(
+        "runtime",
+        [
+            {"action": "hold", "body": {"entered": str(path), "release": str(release)}}
+            for path in entered
+        ],
+        timeout=DEADLINE,
+    )
+    wait_until(lambda: all(path.exists() for path in entered), "four jobs running at once")
+    pids = sorted(path.read_text() for path in entered)
+    release.touch()
+    responses = list(future.result())
+
+    assert len(set(pids)) == 2
+    assert pids.count(pids[0]) == 2
+    assert sorted(str(response.body["pid"]) for response in responses) == pids
+    service.send(signal.SIGTERM)
+    assert service.wait() == 0
+
+
+def test_with_workers_a_stuck_job_is_answered_job_timeout_and_the_worker_respawned(
+    start: Callable[..., RuntimeProcess], client: Client, tmp_path: Path
+) -> None:
+    service = start({"workers": 2, "harakiri": {"timeout": 1, "shutdown_grace": 3}}, "--fork", "1")
+    first_pid = whoami(client)["pid"]
+    response = client.call_actions(
+        "runtime",
+        [{"action": "sleep", "body": {"seconds": 30, "entered": str(tmp_path / "entered")}}],
+        raise_job_errors=False,
+        timeout=DEADLINE,
+    )
+
+    assert [error.code for error in response.errors] == [ERROR_CODE_JOB_TIMEOUT]
+    second_pid = wait_until(lambda: whoami(client)["pid"], "a respawned worker")
+    assert second_pid != first_pid
+    assert "Harakiri: request" in service.log
+    assert "did not exit within 3 s after harakiri" in service.log
+    assert "respawning it" in service.log
+    service.send(signal.SIGTERM)
     assert service.wait() == 0

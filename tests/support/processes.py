@@ -7,28 +7,18 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.waiting import wait_until
+
+__all__ = ["DEADLINE", "ROOT", "ServiceProcess", "wait_until", "write_settings"]
+
 ROOT = Path(__file__).resolve().parents[2]
 DEADLINE = 30.0
-
-
-def wait_until(condition: Callable[[], Any], what: str, timeout: float = DEADLINE) -> Any:
-    """Poll ``condition`` until it returns something true, and return that; fail the test
-    after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def write_settings(folder: Path, module: str, settings: Mapping[str, Any]) -> str:

@@ -28,6 +28,11 @@ class QueueServerTransport(ServerTransport):
         self.completed: list[int] = []
         self.send_failures: deque[BaseException] = deque()
         self.closed = False
+        self.workers = 1
+
+    def enable_concurrent_requests(self, workers: int) -> None:
+        # deque appends and pops, and list appends, are atomic: nothing else is needed.
+        self.workers = workers
 
     def add_request(self, request_id: int, body: Any, meta: dict[str, Any] | None = None) -> None:
         self.incoming.append(

@@ -6,6 +6,7 @@ from servicewire.client.futures import FutureResponse
 from servicewire.client.handler import ServiceHandler
 from servicewire.client.middleware import ClientMiddleware
 from servicewire.client.settings import ClientSettings
+from servicewire.client.signing import RequestSigningMiddleware
 
 __all__ = [
     "AsyncClient",
@@ -13,5 +14,6 @@ __all__ = [
     "ClientMiddleware",
     "ClientSettings",
     "FutureResponse",
+    "RequestSigningMiddleware",
     "ServiceHandler",
 ]

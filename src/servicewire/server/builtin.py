@@ -215,8 +215,8 @@ class IntrospectionAction(Action):
         self.server = server
 
     def run(self, request: EnrichedActionRequest) -> Body:
-        actions = self.server.introspectable_actions()
         action_name = request.body.get("action_name")
+        actions = self.server.introspectable_actions(action_name)
         if action_name is not None:
             selected = {
                 name: action

@@ -1,7 +1,8 @@
 """Running a server as an operating-system process: ``Server.main()`` and
 ``servicewire serve``.
 
-One process serves one job at a time; ``--fork N`` runs N such worker processes under a
+One process serves one job at a time (or ``workers`` at once on threads, see
+``servicewire.server.workers``); ``--fork N`` runs N such worker processes under a
 supervisor that respawns a worker when it dies (but gives up on one that dies 3 times in 15
 seconds or 8 times in 60). In each worker:
 
@@ -215,7 +216,8 @@ class ProcessRuntime:
     heartbeat file, and noticing that its supervisor is gone.
 
     The server calls :meth:`job_started`, :meth:`job_finished` and :meth:`idle` (through
-    ``Server.process_runtime``) from ``handle_next_request``.
+    ``Server.process_runtime``) from ``handle_next_request``; with worker threads,
+    :meth:`job_dispatched` instead of the first two.
     """
 
     def __init__(self, server: Server, supervisor_pid: int | None = None) -> None:
@@ -265,6 +267,11 @@ class ProcessRuntime:
         if self.heartbeat is not None:
             self.heartbeat.refresh()
 
+    def job_dispatched(self) -> None:
+        # With worker threads: a job went to a worker (its harakiri is the pool's watchdog).
+        if self.heartbeat is not None:
+            self.heartbeat.refresh()
+
     def idle(self) -> None:
         if self.heartbeat is not None:
             self.heartbeat.refresh()
@@ -311,10 +318,15 @@ class ProcessRuntime:
             self.harakiri_timeout,
             _thread_stacks(),
         )
-        watchdog = threading.Timer(self.shutdown_grace, _exit_after_grace, (self.shutdown_grace,))
-        watchdog.daemon = True
-        watchdog.start()
+        self.start_exit_timer()
         raise HarakiriInterrupt()
+
+    def start_exit_timer(self) -> None:
+        """End the process forcibly ``harakiri.shutdown_grace`` seconds from now, unless it
+        has exited by then (after a harakiri)."""
+        timer = threading.Timer(self.shutdown_grace, _exit_after_grace, (self.shutdown_grace,))
+        timer.daemon = True
+        timer.start()
 
 
 def _exit_after_grace(grace: float) -> None:

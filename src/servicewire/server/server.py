@@ -45,15 +45,18 @@ from servicewire.server.auxiliary.actions import AuxiliaryActions
 from servicewire.server.builtin import IntrospectionAction, make_default_status_action_class
 from servicewire.server.coroutine import AsyncEventLoopThread, CoroutineMiddleware
 from servicewire.server.events import ServerEvents
+from servicewire.server.invocation import ActionCalls, ActionFactory
 from servicewire.server.middleware import ProcessAction, ProcessJob, ServerMiddleware
 from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest, RequestSwitchSet
 from servicewire.server.settings import ServerSettings
 from servicewire.server.switched import expand_switched_actions
 from servicewire.server.validation import validate_job_request
+from servicewire.server.workers import WorkerPool
 from servicewire.transport.base import ServerTransport
 from servicewire.types import ActionRequest, ActionResponse, Context, Error, JobResponse
 
 if TYPE_CHECKING:
+    from servicewire.server.policies import Policy
     from servicewire.server.runtime import ProcessRuntime
 
 __all__ = ["Server"]
@@ -70,9 +73,9 @@ class Server:
     """Base class of services: subclass it, set ``service_name`` and ``action_class_map``.
 
     ``action_class_map`` maps action names to action classes (or to callables that take the
-    settings and return a request handler). ``status`` and ``introspect`` are added unless
-    the service defines them. ``description`` (or the class docstring) documents the service
-    in ``introspect``.
+    settings and return a request handler, or to ``"module:Class"`` paths imported on first
+    use). ``status`` and ``introspect`` are added unless the service defines them.
+    ``description`` (or the class docstring) documents the service in ``introspect``.
 
     A server is built from settings (a :class:`ServerSettings` dict); its middleware stacks
     are built once, here. :meth:`process_job` handles one job dict; :meth:`run` serves
@@ -85,7 +88,7 @@ class Server:
     """
 
     service_name: ClassVar[str]
-    action_class_map: ClassVar[Mapping[str, ActionType]] = {}
+    action_class_map: ClassVar[Mapping[str, ActionType | str]] = {}
     auxiliary_action_map: ClassVar[Mapping[str, Sequence[ActionType]]] = {}
     description: ClassVar[str | None] = None
     events: ServerEvents = ServerEvents(owner="Server")
@@ -145,9 +148,11 @@ class Server:
             [middleware.action for middleware in self.middleware], run_action
         )
         self._actions = self._collect_actions()
-        self._action_factories: dict[str, Callable[[], Callable[..., ActionResponse]]] = {
-            name: self._action_factory(action) for name, action in self._actions.items()
-        }
+        # Activation, policies and invokers (servicewire.server.invocation); a plain action
+        # keeps the plain factory of its class.
+        self._calls = ActionCalls(self, self._actions)
+        self._action_factories: dict[str, ActionFactory] = self._calls.factories
+        self._local_action_factories: dict[str, ActionFactory] = self._calls.local_factories
         self._client_routing: dict[str, ClientSettings] = dict(self.settings.client_routing)
         self._shared_client: Client | None = None
         self._shared_client_lock = threading.Lock()
@@ -171,8 +176,8 @@ class Server:
 
     # --- actions --------------------------------------------------------------------------
 
-    def _collect_actions(self) -> dict[str, ActionType]:
-        actions: dict[str, ActionType] = dict(self.action_class_map)
+    def _collect_actions(self) -> dict[str, ActionType | str]:
+        actions: dict[str, ActionType | str] = dict(self.action_class_map)
         actions.setdefault("status", make_default_status_action_class(type(self)))
         actions.setdefault("introspect", self.introspection_action or IntrospectionAction)
         return actions
@@ -182,10 +187,11 @@ class Server:
             return partial(action, self)  # type: ignore[arg-type]
         return partial(action, self.settings)
 
-    def introspectable_actions(self) -> dict[str, ActionType]:
+    def introspectable_actions(self, only: str | None = None) -> dict[str, ActionType]:
         """The actions ``introspect`` describes, by name (a switched action once per switch,
-        as ``name[switch:N]``, and once as ``name[DEFAULT]``)."""
-        return expand_switched_actions(self._actions)
+        as ``name[switch:N]``, and once as ``name[DEFAULT]``); with ``only``, those it may
+        describe for that name. Actions given by import path are activated."""
+        return expand_switched_actions(self._calls.activated(only))
 
     def _run_action(self, request: EnrichedActionRequest) -> ActionResponse:
         # The base of the action middleware stack.
@@ -199,7 +205,7 @@ class Server:
         is_caller_error: bool = False,
     ) -> ActionResponse:
         """Run ``request`` directly (no middleware); see ``request.call_local_action``."""
-        factory = self._action_factories.get(request.action)
+        factory = self._local_action_factories.get(request.action)
         if factory is None:
             errors = [self._unknown_action_error(request.action)]
         else:
@@ -443,6 +449,9 @@ class Server:
             if runtime is not None:
                 runtime.idle()
             return
+        if self.worker_pool is not None:
+            self.worker_pool.submit(request_id, meta, job_request)
+            return
         if runtime is None:
             self.handle_request(request_id, meta, job_request)
             return
@@ -667,16 +676,23 @@ class Server:
         """Serve requests from the transport until :attr:`shutting_down` becomes true.
 
         An exception while handling one request is logged and the next request is served.
+        With the ``workers`` setting above 1, the jobs run on a :attr:`worker_pool`, and
+        those taken are finished and answered before ``teardown``.
         """
         self.setup()
         try:
+            if self.settings.workers > 1:
+                self.worker_pool = WorkerPool(self, self.settings.workers)
             while not self.shutting_down:
                 try:
                     self.handle_next_request()
                 except Exception:
                     self._count(MetricName.SERVER_ERROR_REQUEST_HANDLING)
                     self.logger.exception("Error while handling a request; serving on")
+            if self.worker_pool is not None:
+                self.worker_pool.finish()  # the jobs taken are finished and answered
         finally:
+            self.worker_pool = None
             try:
                 self.teardown()
             finally:
@@ -690,6 +706,17 @@ class Server:
     # idles.
 
     process_runtime: ProcessRuntime | None = None
+
+    # --- concurrency and call policies ------------------------------------------------------
+    # With the workers setting above 1, run() starts a WorkerPool (servicewire.server.workers)
+    # and handle_next_request hands each job to it; see docs/concurrency-and-security.md.
+
+    default_policy: ClassVar[Policy | None] = None
+    """The call policy of actions that have none (``status`` and ``introspect`` excepted);
+    the ``default_policy`` setting replaces it. ``None``: such actions may be called."""
+
+    worker_pool: WorkerPool | None = None
+    """The pool running jobs while :meth:`run` serves with several ``workers``."""
 
     @classmethod
     def main(cls, forked_process_id: int | None = None, argv: Sequence[str] | None = None) -> None:

@@ -12,7 +12,10 @@ from servicewire.logging import DEFAULT_LOGGING
 from servicewire.metrics import MetricsRecorder, NoOpMetricsRecorder
 from servicewire.server.auxiliary.processors import AuxProcessor
 from servicewire.server.coroutine import CoroutineMiddleware, DefaultCoroutineMiddleware
+from servicewire.server.invokers import Invoker
 from servicewire.server.middleware import ServerMiddleware
+from servicewire.server.policies import Policy
+from servicewire.server.signing import RequestSigningSettings
 from servicewire.settings import ClassReference, LogLevel, Settings, class_reference
 from servicewire.transport.base import ServerTransport
 
@@ -115,3 +118,21 @@ class ServerSettings(Settings):
     auxiliary_shutdown_timeout: Annotated[float, Field(ge=0)] = 10.0
     """Seconds ``teardown`` gives the auxiliary processors, all together, to finish or hand
     off their pending work."""
+
+    # Concurrency and call policies (see docs/concurrency-and-security.md).
+    workers: Annotated[StrictInt, Field(ge=1)] = 1
+    """Jobs one process runs at once, each in a worker thread of its own (1: one at a time,
+    in the serving thread)."""
+    invokers: dict[str, class_reference(Invoker)] = Field(  # type: ignore[valid-type]
+        default_factory=dict
+    )
+    """The invoker of each action named, replacing its class's ``invoker`` attribute."""
+    policies: dict[str, class_reference(Policy)] = Field(  # type: ignore[valid-type]
+        default_factory=dict
+    )
+    """The call policy of each action named, replacing its class's ``policy`` attribute."""
+    default_policy: class_reference(Policy) | None = None  # type: ignore[valid-type]
+    """The policy of the actions that have none (``status`` and ``introspect`` excepted),
+    replacing ``Server.default_policy``."""
+    request_signing: RequestSigningSettings | None = None
+    """The keys (and limits) with which ``AllowSignedRequests`` checks signed requests."""

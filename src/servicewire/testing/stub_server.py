@@ -102,8 +102,7 @@ class StubServer(Server):
         # This server's own map, leaving the class's untouched; the server dispatches through
         # the factories it builds from it.
         self.action_class_map = {**self.action_class_map, action: action_class}  # type: ignore[misc]
-        self._actions[action] = action_class
-        self._action_factories[action] = self._action_factory(action_class)
+        self._calls.define(action, action_class)
 
 
 class _StubbedActionSettings(BaseModel):

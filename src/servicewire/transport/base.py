@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
+from servicewire.errors import ImproperlyConfigured
 from servicewire.metrics import MetricsRecorder, NoOpMetricsRecorder
 
 if TYPE_CHECKING:
@@ -128,6 +129,19 @@ class ServerTransport(Transport, abc.ABC):
     ) -> None:
         super().__init__(service_name, metrics)
         self.instance_index = instance_index
+
+    def enable_concurrent_requests(self, workers: int) -> None:
+        """Get ready for a server that handles up to ``workers`` requests at once.
+
+        Called once, before the first receive, by a server with the ``workers`` setting above
+        1: from then on one thread calls :meth:`receive_request_message` while others call
+        :meth:`send_response_message` and :meth:`complete_request_message` for the requests
+        they handle. Transports that support it override this method; the default refuses.
+        """
+        raise ImproperlyConfigured(
+            f"{type(self).__qualname__} does not support concurrent requests (the server's "
+            f"workers setting is {workers}; use 1, or a transport that supports more)"
+        )
 
     @abc.abstractmethod
     def receive_request_message(self) -> ReceivedMessage:

@@ -4,6 +4,7 @@ wire, and how it survives bad input and lost connections."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -392,3 +393,38 @@ def test_a_request_queue_of_the_wrong_type_is_logged_once_and_waited_out(
         push_request(redis_client, 63)
         assert decode(pop_reply(redis_client))["request_id"] == 63
     assert caplog.text.count("Cannot receive requests") == 1
+
+
+# --- worker threads ---------------------------------------------------------------------
+
+
+def test_with_workers_each_reply_is_acknowledged_by_the_thread_that_sent_it(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    from servicewire.errors import MessageSendError
+    from servicewire.transport.redis import RedisServerTransport
+
+    stuck = "service.echo.stuck!000000000002"
+    redis_client.rpush("pysoa:" + stuck, b"old")
+    transport = RedisServerTransport(
+        "echo", **layer(redis_url, queue_capacity=1, queue_full_timeout_in_seconds=0.2)
+    )
+    transport.enable_concurrent_requests(2)
+    outcomes: dict[str, Any] = {}
+
+    def worker() -> None:
+        transport.send_response_message(1, {"reply_to": REPLY_TO}, {"n": 1})
+        outcomes["pending"] = list(transport._link(0).pending)
+        try:
+            transport.send_response_message(2, {"reply_to": stuck}, {"n": 2})
+        except MessageSendError as error:
+            outcomes["error"] = str(error)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    transport.close()
+
+    assert decode(pop_reply(redis_client))["request_id"] == 1
+    assert outcomes["pending"] == []
+    assert "capacity 1" in outcomes["error"]

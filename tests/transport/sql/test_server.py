@@ -14,7 +14,12 @@ import pytest
 from sqlalchemy import delete, insert, select, text
 
 from servicewire import Client, JobResponse, MetricName
-from servicewire.errors import MessageReceiveError, MessageReceiveTimeout, MessageSendError
+from servicewire.errors import (
+    ImproperlyConfigured,
+    MessageReceiveError,
+    MessageReceiveTimeout,
+    MessageSendError,
+)
 from servicewire.transport.sql import DeadLetters, SqlClientTransport, SqlServerTransport
 from servicewire.transport.sql.database import open_database
 from tests.support.metrics import RecordingMetrics, check_sizes_recorded, metrics_of
@@ -403,3 +408,84 @@ def test_purge_drops_expired_requests_and_replies(
     assert database.execute(select(database.tables.requests)) == []
     assert database.execute(select(database.tables.replies)) == []
     assert "Dropped 1 expired request(s) to service 'recorder'" in caplog.text
+
+
+# --- several worker threads ---------------------------------------------------------------------
+
+
+def test_concurrent_workers_hold_a_lease_on_each_request_and_prefetch_nothing(
+    database: SqlDatabase,
+) -> None:
+    client = SqlClientTransport("recorder", **database.kwargs())
+    for request_id in (1, 2, 3, 4):
+        client.send_request_message(request_id, {}, JOB)
+    server = SqlServerTransport("recorder", visibility_timeout_in_seconds=0.6, **database.kwargs())
+    server.enable_concurrent_requests(3)
+    table = database.tables.requests
+    taken = [server.receive_request_message() for _ in range(3)]
+    first_leases = dict(database.execute(select(table.c.request_id, table.c.visible_at)))
+
+    wait_until(
+        lambda: all(
+            visible_at > first_leases[request_id] + 0.3
+            for request_id, visible_at, attempts in database.execute(
+                select(table.c.request_id, table.c.visible_at, table.c.attempts)
+            )
+            if attempts
+        ),
+        "every lease to be renewed",
+    )
+
+    def finish(request_id: int, meta: dict[str, Any]) -> None:
+        server.send_response_message(request_id, meta, {"actions": [], "errors": []})
+        server.complete_request_message(request_id, meta)
+
+    workers = [
+        threading.Thread(target=finish, args=(request_id, meta))
+        for request_id, meta, _body in taken
+        if request_id is not None and meta is not None
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+
+    assert database.execute(select(table.c.request_id, table.c.attempts)) == [(4, 0)]
+    assert len(database.execute(select(database.tables.replies))) == 3
+    server.close()
+
+
+def test_a_server_with_workers_answers_every_request_once(database: SqlDatabase) -> None:
+    from tests.server.concurrency_services import ConcurrencyServer
+
+    server = ConcurrencyServer(
+        {
+            "transport": database.server_transport(receive_timeout_in_seconds=0.2),
+            "workers": 4,
+        }
+    )
+    serving = threading.Thread(target=server.run)
+    serving.start()
+    client = Client({"concurrency": {"transport": database.client_transport()}})
+    try:
+        responses = client.call_jobs_parallel(
+            [
+                {"service_name": "concurrency", "actions": [{"action": "echo", "body": {"n": n}}]}
+                for n in range(12)
+            ],
+            timeout=30,
+        )
+    finally:
+        server.shutting_down = True
+        serving.join(timeout=30)
+
+    assert [response.actions[0].body for response in responses] == [{"n": n} for n in range(12)]
+    assert database.execute(select(database.tables.requests)) == []
+
+
+def test_a_fan_out_consumer_refuses_workers(database: SqlDatabase) -> None:
+    server = SqlServerTransport(
+        "recorder", delivery="fan_out", consumer="audit", **database.kwargs()
+    )
+    with pytest.raises(ImproperlyConfigured, match="one at a time, in order: it cannot use 4"):
+        server.enable_concurrent_requests(4)

@@ -170,8 +170,8 @@ def auxiliary_server(server_class: ServerClass, service_name: str | None = None)
         {"__slots__": (), "auxiliary_names": names, "primary_service": primary},
     )
 
-    def introspectable_actions(self: Any) -> dict[str, ActionType]:
-        described: dict[str, ActionType] = server_class.introspectable_actions(self)
+    def introspectable_actions(self: Any, only: str | None = None) -> dict[str, ActionType]:
+        described: dict[str, ActionType] = server_class.introspectable_actions(self, only)
         return {
             name: action
             for name, action in described.items()

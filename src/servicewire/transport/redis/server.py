@@ -81,6 +81,14 @@ class RedisServerTransport(ServerTransport):
         self._local = threading.local()
         self._outage_started: float | None = None
         self._reconnect_pause = _FIRST_RECONNECT_PAUSE
+        # A push's acknowledgement is read with the thread's next pop; threads that never
+        # pop (a server's workers) read it at once.
+        self._settle_each_send = False
+
+    def enable_concurrent_requests(self, workers: int) -> None:
+        """Receive on one thread, answer on others: each thread has its own connections,
+        and replies sent by threads that do not receive are acknowledged at once."""
+        self._settle_each_send = True
 
     # --- receiving ------------------------------------------------------------------------
 
@@ -286,8 +294,8 @@ class RedisServerTransport(ServerTransport):
         backend = self.backend
         link = self._link(backend.reply_host(key))
         link.push(key, frames, expiry, request_id=request_id)
-        if backend.host_count > 1:
-            # The next pop may be on another host: read the acknowledgement now.
+        if backend.host_count > 1 or self._settle_each_send:
+            # The next pop may be on another host, or never come: read the acknowledgement.
             link.settle()
             refused, link.refused = link.refused, []
             for push in refused:

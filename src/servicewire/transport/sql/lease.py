@@ -1,6 +1,6 @@
 """Keeping the lease on the message being handled, from a background thread.
 
-A server holds a lease on the request (or fan-out message) it works on; if the server dies,
+A server holds a lease on each request (or fan-out message) it works on; if the server dies,
 the lease runs out and another server takes the message. A job may legitimately run longer
 than the visibility timeout, so while it runs, a daemon thread renews the lease every third
 of the timeout. The thread only renews: a process that dies (or is killed) stops renewing,
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Hashable
 
 __all__ = ["LeaseKeeper"]
 
@@ -19,22 +20,26 @@ _logger = logging.getLogger("servicewire.transport.sql")
 
 
 class LeaseKeeper:
-    """Calls the ``renew`` function given to :meth:`hold` every ``interval`` seconds until
-    :meth:`release`; ``renew`` returns ``False`` when the lease was lost."""
+    """Calls each ``renew`` function given to :meth:`hold` every ``interval`` seconds (the
+    first time ``interval`` seconds after :meth:`hold`) until it is released; ``renew``
+    returns ``False`` when the lease was lost.
+
+    A server holds one lease per request it is handling: one at a time, or several with
+    worker threads. Each is known by the key given to :meth:`hold` and :meth:`release`.
+    """
 
     def __init__(self, interval: float, description: str) -> None:
         self.interval = interval
         self.description = description
         self._condition = threading.Condition()
-        self._renew: Callable[[], bool] | None = None
-        self._generation = 0
+        # key -> (renew, when it is next due)
+        self._leases: dict[Hashable, tuple[Callable[[], bool], float]] = {}
         self._closed = False
         self._thread: threading.Thread | None = None
 
-    def hold(self, renew: Callable[[], bool]) -> None:
+    def hold(self, key: Hashable, renew: Callable[[], bool]) -> None:
         with self._condition:
-            self._renew = renew
-            self._generation += 1
+            self._leases[key] = (renew, time.monotonic() + self.interval)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name=f"lease keeper of {self.description}", daemon=True
@@ -42,16 +47,15 @@ class LeaseKeeper:
                 self._thread.start()
             self._condition.notify_all()
 
-    def release(self) -> None:
+    def release(self, key: Hashable) -> None:
         with self._condition:
-            self._renew = None
-            self._generation += 1
+            self._leases.pop(key, None)
             self._condition.notify_all()
 
     def close(self) -> None:
         with self._condition:
             self._closed = True
-            self._renew = None
+            self._leases.clear()
             self._condition.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
@@ -60,26 +64,31 @@ class LeaseKeeper:
     def _run(self) -> None:
         with self._condition:
             while not self._closed:
-                if self._renew is None:
+                if not self._leases:
                     self._condition.wait()
                     continue
-                generation = self._generation
-                self._condition.wait(self.interval)
-                renew = self._renew
-                if self._closed or renew is None or generation != self._generation:
+                now = time.monotonic()
+                due = [(key, renew) for key, (renew, when) in self._leases.items() if when <= now]
+                if not due:
+                    self._condition.wait(min(when for _, when in self._leases.values()) - now)
                     continue
-                self._condition.release()
-                try:
-                    held = renew()
-                except Exception:
-                    _logger.exception("Could not renew the lease of %s", self.description)
-                    held = True  # the next renewal may succeed before the lease runs out
-                finally:
-                    self._condition.acquire()
-                if not held and generation == self._generation:
-                    _logger.warning(
-                        "%s lost the lease on the message it is handling: the visibility "
-                        "timeout ran out and another process may be handling it too",
-                        self.description,
-                    )
-                    self._renew = None
+                for key, renew in due:
+                    held_now = self._leases.get(key)
+                    if self._closed or held_now is None or held_now[0] is not renew:
+                        continue  # released while an earlier one was renewed
+                    self._leases[key] = (renew, now + self.interval)
+                    self._condition.release()
+                    try:
+                        held = renew()
+                    except Exception:
+                        _logger.exception("Could not renew the lease of %s", self.description)
+                        held = True  # the next renewal may succeed before the lease runs out
+                    finally:
+                        self._condition.acquire()
+                    if not held and self._leases.get(key, (None,))[0] is renew:
+                        _logger.warning(
+                            "%s lost the lease on a message it is handling: the visibility "
+                            "timeout ran out and another process may be handling it too",
+                            self.description,
+                        )
+                        del self._leases[key]

@@ -14,7 +14,12 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
-from servicewire.errors import InvalidMessageError, MessageReceiveError, MessageReceiveTimeout
+from servicewire.errors import (
+    ImproperlyConfigured,
+    InvalidMessageError,
+    MessageReceiveError,
+    MessageReceiveTimeout,
+)
 from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.transport.base import (
     _NO_METRICS,
@@ -90,6 +95,25 @@ class SqlServerTransport(ServerTransport):
         # The request taken when the previous one was finished (PostgreSQL), not yet handed
         # to the server.
         self._prefetched: TakenMessage | None = None
+        # Worker threads finish requests while another thread receives: no prefetching then
+        # (a finishing worker would take a request the receiving thread does not see).
+        self._concurrent = False
+
+    def enable_concurrent_requests(self, workers: int) -> None:
+        """Receive on one thread while others answer and acknowledge; each thread uses a
+        connection of its own, each request being handled keeps its own lease, and finishing
+        a request no longer takes the next one in the same statement.
+
+        Refused in fan-out delivery: a consumer handles its messages one at a time, in
+        order, so further workers would only wait.
+        """
+        if self._fan_out:
+            raise ImproperlyConfigured(
+                f"{self.description} delivers fan-out messages one at a time, in order: "
+                f"it cannot use {workers} workers (use 1, or more processes of the consumer "
+                "for availability)"
+            )
+        self._concurrent = True
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -255,7 +279,7 @@ class SqlServerTransport(ServerTransport):
                 control["suppress_response"] = False
         self._claims[(message.reply_to, message.request_id)] = _Claim(message)
         if self._acknowledged or self._fan_out:
-            self._lease_keeper.hold(self._renewal(message))
+            self._lease_keeper.hold((message.reply_to, message.request_id), self._renewal(message))
         return ReceivedMessage(message.request_id, meta, body)
 
     def _renewal(self, message: TakenMessage) -> Callable[[], bool]:
@@ -394,18 +418,24 @@ class SqlServerTransport(ServerTransport):
     def complete_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
         """Acknowledge a request the server is done with: delete it and write its reply
         (work queue), or move the consumer's cursor, retry or bury it (fan-out)."""
-        claim = self._claims.pop((meta.get("reply_to"), request_id), None)
+        key = (meta.get("reply_to"), request_id)
+        claim = self._claims.pop(key, None)
         if claim is None:
             return
-        self._lease_keeper.release()
+        self._lease_keeper.release(key)
         if self._cursor is not None:
             self._finish_fan_out(self._cursor, claim)
         elif self._acknowledged:
             queue, row_id, reply = self._queue, claim.message.row_id, claim.reply
             lease = self.settings.visibility_timeout_in_seconds
-            self._prefetched = self._run(
-                lambda connection: queue.finish(connection, row_id, reply, self.worker_id, lease)
+            claim_next = not self._concurrent
+            prefetched = self._run(
+                lambda connection: queue.finish(
+                    connection, row_id, reply, self.worker_id, lease, claim_next=claim_next
+                )
             )
+            if claim_next:
+                self._prefetched = prefetched
 
     def _finish_fan_out(self, cursor: FanOutCursor, claim: _Claim) -> None:
         message = claim.message

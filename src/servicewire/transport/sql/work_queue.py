@@ -239,14 +239,20 @@ class WorkQueue:
         reply: dict[str, Any] | None,
         worker: str,
         lease: float,
+        *,
+        claim_next: bool = True,
     ) -> TakenMessage | None:
         """Delete a finished request and write its reply (``Replies.parameters``), at once.
 
-        On PostgreSQL the same statement takes the next request (as :meth:`claim` would)
-        and returns it; on SQLite, where a statement costs no round trip, it returns
-        ``None``.
+        On PostgreSQL, with ``claim_next``, the same statement takes the next request (as
+        :meth:`claim` would) and returns it; otherwise (and always on SQLite, where a
+        statement costs no round trip) it returns ``None``.
         """
-        if self._finish_and_claim is not None and self._finish_with_reply_and_claim is not None:
+        if (
+            claim_next
+            and self._finish_and_claim is not None
+            and self._finish_with_reply_and_claim is not None
+        ):
             parameters: dict[str, Any] = {
                 "row_id": row_id, "queue": self.service, "holder": worker, "lease": lease,
             }  # fmt: skip

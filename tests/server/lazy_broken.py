@@ -1,0 +1,3 @@
+"""A module whose import fails, as one with a missing dependency does."""
+
+raise RuntimeError("the report engine is not installed")
