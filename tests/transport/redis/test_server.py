@@ -428,3 +428,34 @@ def test_with_workers_each_reply_is_acknowledged_by_the_thread_that_sent_it(
     assert decode(pop_reply(redis_client))["request_id"] == 1
     assert outcomes["pending"] == []
     assert "capacity 1" in outcomes["error"]
+
+
+# --- what the server's observers learn of a request ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "serializer"),
+    [(ProtocolVersion.VERSION_3, MSGPACK), (ProtocolVersion.VERSION_2, JSON)],
+)
+def test_message_details_name_the_queue_the_reply_route_and_the_framing(
+    redis_url: str, version: ProtocolVersion, serializer: Serializer
+) -> None:
+    from servicewire.transport.redis import RedisServerTransport
+
+    transport = RedisServerTransport("echo", **layer(redis_url, receive_timeout_in_seconds=2))
+    push_request(redis.Redis.from_url(redis_url), 77, version=version, serializer=serializer)
+    request_id, meta, _ = transport.receive_request_message()
+    assert request_id == 77
+    assert meta is not None
+
+    details = transport.message_details(request_id, meta)
+
+    assert details.request_id == 77
+    assert details.queue == REQUEST_QUEUE
+    assert details.delivery_attempt == 1
+    assert details.extra == {
+        "reply_to": REPLY_TO,
+        "protocol_version": int(version),
+        "content_type": serializer.mime_type,
+    }
+    transport.close()

@@ -20,7 +20,12 @@ from servicewire.errors import (
 )
 from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.serializer.base import Serializer
-from servicewire.transport.base import _NO_METRICS, ReceivedMessage, ServerTransport
+from servicewire.transport.base import (
+    _NO_METRICS,
+    MessageDetails,
+    ReceivedMessage,
+    ServerTransport,
+)
 from servicewire.transport.redis.backend import RedisBackend
 from servicewire.transport.redis.codec import MessageCodec
 from servicewire.transport.redis.link import QueueLink
@@ -264,6 +269,16 @@ class RedisServerTransport(ServerTransport):
             request_id=request_id,
             meta=meta if answerable else None,
         )
+
+    def message_details(self, request_id: int, meta: dict[str, Any]) -> MessageDetails:
+        """The request queue, delivery attempt 1 (Redis hands a message to one server, once:
+        a server that dies with it loses it), and in ``extra`` the ``reply_to`` queue, the
+        ``protocol_version`` and the ``content_type`` the request came in."""
+        extra: dict[str, Any] = {"reply_to": meta.get("reply_to")}
+        if type(meta) is RequestMeta:
+            extra["protocol_version"] = int(meta.protocol_version)
+            extra["content_type"] = meta.serializer.mime_type
+        return MessageDetails(request_id, self.request_queue, 1, extra)
 
     # --- sending --------------------------------------------------------------------------
 
