@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from servicewire import ERROR_CODE_ACTION_TIMEOUT, ERROR_CODE_JOB_TIMEOUT, Client, JobResponse
+from servicewire import (
+    ERROR_CODE_ACTION_TIMEOUT,
+    ERROR_CODE_JOB_TIMEOUT,
+    Client,
+    HarakiriInterrupt,
+    JobResponse,
+    Server,
+)
+from servicewire.server.runtime import ProcessRuntime
 from tests.support.processes import ServiceProcess, wait_until, write_settings
 
 SERVER = "tests.server.runtime_service:RuntimeServer"
@@ -359,3 +367,63 @@ def test_with_workers_a_stuck_job_is_answered_job_timeout_and_the_worker_respawn
     assert "respawning it" in service.log
     service.send(signal.SIGTERM)
     assert service.wait() == 0
+
+
+# --- the harakiri timer, in this process ------------------------------------------------------
+
+
+class _Idle(Server):
+    service_name = "idle"
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> Iterator[ProcessRuntime]:
+    """A runtime with a 2 s harakiri whose forced exit is only recorded; the real timer is
+    cancelled after the test."""
+    runtime = ProcessRuntime(_Idle({"transport": None, "harakiri": {"timeout": 2}}))
+    exits: list[bool] = []
+    monkeypatch.setattr(runtime, "start_exit_timer", lambda: exits.append(True))
+    # Should the machine stall past the timer, its signal must not end the test process.
+    previous = signal.signal(signal.SIGALRM, lambda number, frame: None)
+    try:
+        yield runtime
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_the_timer_is_armed_once_not_reset_for_each_job(runtime: ProcessRuntime) -> None:
+    runtime.job_started()
+    first = signal.getitimer(signal.ITIMER_REAL)[0]
+    runtime.job_finished()
+    runtime.job_started()
+    runtime.job_finished()
+    assert 0 < signal.getitimer(signal.ITIMER_REAL)[0] <= first <= 2
+
+
+def test_a_timer_firing_while_idle_does_nothing(runtime: ProcessRuntime) -> None:
+    runtime.job_started()
+    runtime.job_finished()
+    runtime.harakiri(signal.SIGALRM)
+    assert not runtime.harakiri_triggered
+    runtime.job_started()  # the next job arms the timer again
+    assert signal.getitimer(signal.ITIMER_REAL)[0] > 0
+
+
+def test_a_timer_firing_during_a_later_job_waits_for_the_rest_of_its_time(
+    runtime: ProcessRuntime,
+) -> None:
+    runtime.job_started()
+    runtime.job_started_at -= 0.5  # this job has run for half a second
+    runtime.harakiri(signal.SIGALRM)
+    assert not runtime.harakiri_triggered
+    assert 1.0 < signal.getitimer(signal.ITIMER_REAL)[0] <= 1.5
+
+
+def test_a_job_past_the_timeout_is_interrupted(runtime: ProcessRuntime) -> None:
+    runtime.job_started()
+    runtime.job_started_at -= 2.5
+    with pytest.raises(HarakiriInterrupt):
+        runtime.harakiri(signal.SIGALRM)
+    assert runtime.harakiri_triggered
+    assert runtime.server.shutting_down

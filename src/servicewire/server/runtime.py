@@ -227,6 +227,8 @@ class ProcessRuntime:
         self.shutdown_grace = float(harakiri.shutdown_grace)
         self.harakiri_triggered = False
         self.in_job = False
+        self.job_started_at = 0.0
+        self._timer_armed = False
         self.supervisor_pid = supervisor_pid
         self._last_signal: int | None = None
         self._last_signal_time = 0.0
@@ -256,13 +258,16 @@ class ProcessRuntime:
     # --- called by the server -------------------------------------------------------------
 
     def job_started(self) -> None:
+        # The timer is not reset for each job (that would cost two system calls a job): once
+        # armed, it fires at most once per timeout, and the handler checks how long the job
+        # running then has run, re-arming for the rest.
+        self.job_started_at = time.monotonic()
         self.in_job = True
-        if self.harakiri_timeout > 0:
+        if self.harakiri_timeout > 0 and not self._timer_armed:
+            self._timer_armed = True
             signal.setitimer(signal.ITIMER_REAL, self.harakiri_timeout)
 
     def job_finished(self) -> None:
-        if self.harakiri_timeout > 0:
-            signal.setitimer(signal.ITIMER_REAL, 0)
         self.in_job = False
         if self.heartbeat is not None:
             self.heartbeat.refresh()
@@ -308,8 +313,16 @@ class ProcessRuntime:
         self._last_signal_time = now
 
     def harakiri(self, signal_number: int) -> None:
-        """The job ran past the harakiri timeout: interrupt it and stop the process."""
+        """The harakiri timer fired: if the job running has run past the timeout, interrupt
+        it and stop the process; if a later job is running, wait for the rest of its time;
+        if none is, do nothing (the next job arms the timer again)."""
+        self._timer_armed = False
         if not self.in_job or self.harakiri_triggered:
+            return
+        remaining = self.job_started_at + self.harakiri_timeout - time.monotonic()
+        if remaining > 0:
+            self._timer_armed = True
+            signal.setitimer(signal.ITIMER_REAL, remaining)
             return
         self.harakiri_triggered = True
         self.server.shutting_down = True

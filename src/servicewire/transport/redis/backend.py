@@ -54,7 +54,7 @@ class SyncConnection(Protocol):
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None: ...
     def send_command(self, *args: Any, **kwargs: Any) -> None: ...
-    def read_response(self) -> Any: ...
+    def read_response(self, *, timeout: float = ...) -> Any: ...
     def can_read(self, timeout: float = 0) -> bool: ...
     def disconnect(self) -> None: ...
 
@@ -315,14 +315,15 @@ class RedisBackend(BackendBase):
         stays silent raises ``redis.TimeoutError`` (and the connection is closed).
         """
         while True:
-            if not connection.can_read(timeout + _BLOCKING_READ_MARGIN):
-                connection.disconnect()
+            try:
+                # One wait on the socket (redis-py's can_read would add a liveness probe
+                # of two more system calls to each pop).
+                response = connection.read_response(timeout=timeout + _BLOCKING_READ_MARGIN)
+            except redis.TimeoutError:
                 raise redis.TimeoutError(
                     f"Redis did not answer a {timeout:.3f} s blocking pop within "
                     f"{timeout + _BLOCKING_READ_MARGIN:.3f} s"
-                )
-            try:
-                response = connection.read_response()
+                ) from None
             except redis.ResponseError as error:
                 if not self._fall_back(error):
                     raise
