@@ -155,7 +155,7 @@ def test_request_over_the_maximum_size_raises_message_too_large(redis_url: str) 
     with pytest.raises(MessageTooLarge) as caught:
         client.call_action("echo", "echo", {"pad": "p" * 2000})
     assert caught.value.message_size_in_bytes > 2000
-    assert "maximum of 1000 bytes" in str(caught.value)
+    assert "over the limit of 1000 bytes" in str(caught.value)
 
 
 def test_no_reply_raises_message_receive_timeout_within_the_timeout(redis_url: str) -> None:

@@ -9,11 +9,11 @@ import time
 import uuid
 from typing import Any
 
-from servicewire.errors import InvalidMessageError, MessageTooLarge
-from servicewire.logging import RecursivelyCensoredDictWrapper
+from servicewire.errors import InvalidMessageError
 from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.serializer.base import Serializer
 from servicewire.transport.base import ReceivedMessage
+from servicewire.transport.limits import check_message_size
 from servicewire.transport.redis.protocol import (
     EXPIRY_META_KEY,
     Envelope,
@@ -35,11 +35,7 @@ from servicewire.transport.redis.settings import (
 
 __all__ = ["ClientCodec", "MessageCodec", "ReplyReader"]
 
-oversized_message_logger = logging.getLogger("servicewire.transport.oversized_message")
 logger = logging.getLogger("servicewire.transport.redis")
-
-# How much of an oversized message its log line shows.
-_LOGGED_MESSAGE_CHARACTERS = 2000
 
 
 class MessageCodec:
@@ -113,15 +109,8 @@ class MessageCodec:
         size = len(payload)
         if self.metrics.enabled:
             self.metrics.histogram(self.size_metric, size, self.metric_tags)
-        if size > self.maximum_message_size:
-            self.count("send.error.message_too_large")
-            raise MessageTooLarge(
-                size,
-                f"Message {request_id} to service {self.service_name!r} is {size} bytes, over "
-                f"the maximum of {self.maximum_message_size} bytes",
-            )
-        if self.log_threshold and size > self.log_threshold:
-            self._log_oversized(request_id, meta, body, size)
+        if size > self.maximum_message_size or (self.log_threshold and size > self.log_threshold):
+            self._check_size(request_id, meta, body, size)
         if 0 < self.chunk_threshold < size and version >= ProtocolVersion.VERSION_3:
             chunks = split_into_chunks(payload, serializer.mime_type, self.chunk_threshold)
             if self.metrics.enabled:
@@ -143,19 +132,15 @@ class MessageCodec:
             request_id=error.request_id,
         )
 
-    def _log_oversized(self, request_id: int, meta: dict[str, Any], body: Any, size: int) -> None:
-        if not oversized_message_logger.isEnabledFor(logging.WARNING):
-            return
-        message = {"request_id": request_id, "meta": meta, "body": body}
-        censored = repr(RecursivelyCensoredDictWrapper(message))
-        if len(censored) > _LOGGED_MESSAGE_CHARACTERS:
-            censored = censored[:_LOGGED_MESSAGE_CHARACTERS] + "... (cut)"
-        oversized_message_logger.warning(
-            "Oversized message (%d bytes, threshold %d) for service %r: %s",
+    def _check_size(self, request_id: int, meta: dict[str, Any], body: Any, size: int) -> None:
+        if size > self.maximum_message_size:
+            self.count("send.error.message_too_large")
+        check_message_size(
             size,
+            self.maximum_message_size,
             self.log_threshold,
-            self.service_name,
-            censored,
+            f"message {request_id} of service {self.service_name!r}",
+            {"request_id": request_id, "meta": meta, "body": body},
         )
 
     def expired(self, request_id: int, meta: dict[str, Any], queue: str) -> bool:

@@ -12,12 +12,11 @@ part after ``!`` one of its threads, each of which reads only its own replies.
 
 from __future__ import annotations
 
-import logging
 from typing import Any, Literal
 
-from servicewire.errors import InvalidMessage, MessageTooLarge
-from servicewire.logging import RecursivelyCensoredDictWrapper
+from servicewire.errors import InvalidMessage
 from servicewire.serializer.msgpack import MsgpackSerializer
+from servicewire.transport.limits import check_message_size
 
 __all__ = [
     "Outcome",
@@ -29,7 +28,6 @@ __all__ = [
 ]
 
 _serializer = MsgpackSerializer()
-_oversized_logger = logging.getLogger("servicewire.transport.oversized_message")
 
 Outcome = Literal["succeeded", "failed", "rejected"]
 
@@ -60,21 +58,7 @@ def encode_payload(
     in both (``"request 12 to service 'calculator'"``).
     """
     payload = _serializer.dict_to_blob({"meta": meta, "body": body})
-    size = len(payload)
-    if size > maximum_size:
-        raise MessageTooLarge(
-            size,
-            f"The {description} is {size} bytes, over the limit of {maximum_size} bytes "
-            "(maximum_message_size_in_bytes)",
-        )
-    if log_larger_than and size > log_larger_than:
-        _oversized_logger.warning(
-            "Oversized message: the %s is %d bytes (logged over %d): %s",
-            description,
-            size,
-            log_larger_than,
-            RecursivelyCensoredDictWrapper(body),
-        )
+    check_message_size(len(payload), maximum_size, log_larger_than, description, body)
     return payload
 
 
