@@ -21,7 +21,7 @@ from servicewire import (
 from servicewire.server.events import EVENT_NAMES, ServerEvent, ServerEvents
 from servicewire.transport.base import MessageDetails
 from tests.support.local import local_server, serving
-from tests.support.metrics import CountingMetrics
+from tests.support.metrics import RecordingMetrics
 from tests.support.transports import QueueServerTransport
 
 JOB: dict[str, Any] = {
@@ -210,7 +210,7 @@ def test_setup_and_teardown_fire_server_start_and_server_stop() -> None:
 def test_raising_listener_is_logged_and_counted_and_breaks_nothing(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    server, transport = queue_server(metrics={"path": "tests.support.metrics:CountingMetrics"})
+    server, transport = queue_server(metrics={"path": "tests.support.metrics:RecordingMetrics"})
     before = Recorder("before").listen(server.events, "action_call")
 
     def explode(event: ServerEvent) -> None:
@@ -234,7 +234,7 @@ def test_raising_listener_is_logged_and_counted_and_breaks_nothing(
     assert "listener bug" in caplog.text
     assert "'action_call' event of service 'events'" in caplog.text
     metrics = server.metrics
-    assert isinstance(metrics, CountingMetrics)
+    assert isinstance(metrics, RecordingMetrics)
     assert metrics.count("server.error.event_listener", event="action_call") == 1
 
 

@@ -51,10 +51,6 @@ class RecordingMetrics(MetricsRecorder):
             return [(value, tags) for k, n, value, tags in self.calls if (k, n) == (kind, name)]
 
 
-CountingMetrics = RecordingMetrics
-"""The name the auxiliary-action and event tests use."""
-
-
 def metrics_of(owner: Any) -> RecordingMetrics:
     """The recording recorder of a server, a service handler or a transport."""
     metrics = owner.metrics

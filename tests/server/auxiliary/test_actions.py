@@ -61,7 +61,7 @@ def test_auxiliary_actions_get_a_copy_of_the_request_and_the_primary_response(
 
 
 def test_auxiliary_actions_are_skipped_when_the_primary_fails(probe: Probe) -> None:
-    metrics = "tests.support.metrics:CountingMetrics"
+    metrics = "tests.support.metrics:RecordingMetrics"
     with users(metrics={"path": metrics}) as client:
         response = client.call_action(
             "users", "create_user", {"name": "ada", "fail": True}, raise_action_errors=False
@@ -98,7 +98,7 @@ class ExplodingServer(Server):
 def test_failing_auxiliary_action_leaves_the_response_intact(
     probe: Probe, caplog: pytest.LogCaptureFixture
 ) -> None:
-    metrics = {"path": "tests.support.metrics:CountingMetrics"}
+    metrics = {"path": "tests.support.metrics:RecordingMetrics"}
     with (
         serving(ExplodingServer, {"transport": None, "metrics": metrics}) as client,
         caplog.at_level(logging.WARNING),
