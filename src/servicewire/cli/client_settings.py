@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import click
 
 from servicewire.cli.errors import CommandError, ExitStatus
+from servicewire.client.settings import DEFAULT_CLIENT_TRANSPORT
 from servicewire.errors import InvalidSettings
 
 if TYPE_CHECKING:
@@ -52,6 +53,11 @@ SETTINGS_MODULE_NAMES = ("SOA_CLIENT_SETTINGS", "client_settings")
 
 SQL_CLIENT_TRANSPORT = "servicewire.transport.sql:SqlClientTransport"
 REDIS_CLIENT_TRANSPORT = "servicewire.transport.redis:RedisClientTransport"
+# The private modules the public transport classes are defined in.
+_PUBLIC_TRANSPORT_PATHS = {
+    "servicewire.transport.sql.client:SqlClientTransport": SQL_CLIENT_TRANSPORT,
+    "servicewire.transport.redis.client:RedisClientTransport": REDIS_CLIENT_TRANSPORT,
+}
 
 # The keys of one service's client settings (those of ClientSettings), which tell the
 # settings of every service apart from a mapping of service names.
@@ -94,6 +100,20 @@ class CommandClientSettings:
                 ExitStatus.UNKNOWN_SERVICE,
             )
         return dict(settings)
+
+    def transport_for(self, service_name: str) -> tuple[str, dict[str, Any]]:
+        """The ``(path, kwargs)`` of the transport that reaches ``service_name``."""
+        return _transport_of(self.for_service(service_name))
+
+    def transports(self) -> list[tuple[str, dict[str, Any]]]:
+        """Each distinct transport these settings use, as ``(path, kwargs)``."""
+        found: list[tuple[str, dict[str, Any]]] = []
+        every = [] if self.every_service is None else [self.every_service]
+        for settings in [*self.services.values(), *every]:
+            transport = _transport_of(settings)
+            if transport not in found:
+                found.append(transport)
+        return found
 
     def config(self, service_names: Iterable[str]) -> dict[str, dict[str, Any]]:
         """The ``Client`` configuration of ``service_names``."""
@@ -209,6 +229,18 @@ def settings_from_context(context: click.Context) -> CommandClientSettings:
         )
     except CommandError:
         return CommandClientSettings({}, {}, "the default SQL transport")
+
+
+def _transport_of(settings: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    transport = settings.get("transport") or {"path": DEFAULT_CLIENT_TRANSPORT}
+    if not isinstance(transport, Mapping):
+        return str(transport), {}
+    path = transport.get("path", DEFAULT_CLIENT_TRANSPORT)
+    if not isinstance(path, str):
+        # A class given in a Python settings module rather than its import path.
+        path = f"{path.__module__}:{path.__qualname__}"
+    path = _PUBLIC_TRANSPORT_PATHS.get(path, path)
+    return path, dict(transport.get("kwargs") or {})
 
 
 # --- reading settings ------------------------------------------------------------------------
