@@ -31,14 +31,15 @@ class LazyGroup(click.Group):
         self, *args: Any, lazy_commands: Mapping[str, CommandEntry], **kwargs: Any
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.lazy_commands = dict(lazy_commands)
+        # The registry itself, not a copy: a command registered later is listed too.
+        self.lazy_commands = lazy_commands
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy_commands})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = self.lazy_commands.get(cmd_name)
-        if entry is None:
+        if entry is None or cmd_name in self.commands:
             return super().get_command(ctx, cmd_name)
         module_name, _, attribute = entry.path.partition(":")
         command = getattr(importlib.import_module(module_name), attribute)
@@ -47,19 +48,13 @@ class LazyGroup(click.Group):
         if command.short_help is None:
             command.short_help = entry.summary
         self.add_command(command, cmd_name)
-        del self.lazy_commands[cmd_name]
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, entry.summary) for name, entry in self.lazy_commands.items()]
-        rows += [
-            (name, command.get_short_help_str(formatter.width))
-            for name, command in self.commands.items()
-            if not command.hidden
-        ]
+        rows = [(name, self._summary(name)) for name in self.list_commands(ctx)]
         if rows:
             with formatter.section("Commands"):
-                formatter.write_dl(sorted(rows))
+                formatter.write_dl(rows)
 
     def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
         names = self.list_commands(ctx)
