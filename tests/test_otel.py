@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import subprocess
 import sys
 import threading
@@ -350,3 +351,13 @@ def test_without_opentelemetry_imported_nothing_of_it_is_imported() -> None:
         [sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert completed.stdout.strip() == "[]"
+
+
+def test_the_tracing_guide_example_runs() -> None:
+    # In a process of its own: the example sets the global tracer provider.
+    guide = (ROOT / "docs" / "tracing.md").read_text()
+    [example] = re.findall(r"<!-- tracing-example -->\s*```python\n(.*?)```", guide, re.DOTALL)
+    completed = subprocess.run(
+        [sys.executable, "-c", example], capture_output=True, text=True, check=False, cwd=ROOT
+    )
+    assert completed.returncode == 0, completed.stderr
