@@ -186,22 +186,30 @@ class ServerTracing:
         self.service_name = service_name
         self.tracer = provider.get_tracer(_TRACER_NAME, __version__)
 
+    @contextmanager
+    def _span(
+        self, actions: list[str], context: dict[str, Any], kind: SpanKind, parent: Any = None
+    ) -> Iterator[Span]:
+        """The current span of a job or action, marked with the errors it raises."""
+        with (
+            self.tracer.start_as_current_span(
+                _span_name(self.service_name, actions),
+                context=parent,
+                kind=kind,
+                attributes=_attributes(self.service_name, actions, context),
+                record_exception=False,
+                set_status_on_exception=False,
+            ) as span,
+            _errors_marked(span),
+        ):
+            yield span
+
     def job(self, process_job: ProcessJob) -> ProcessJob:
         def traced_job(job_request: EnrichedJobRequest) -> JobResponse:
             carrier = job_request.context.get(TRACE_CONTEXT_KEY)
             parent = _PROPAGATOR.extract(carrier) if isinstance(carrier, dict) else None
             actions = [action.action for action in job_request.actions]
-            with (
-                self.tracer.start_as_current_span(
-                    _span_name(self.service_name, actions),
-                    context=parent,
-                    kind=SpanKind.SERVER,
-                    attributes=_attributes(self.service_name, actions, job_request.context),
-                    record_exception=False,
-                    set_status_on_exception=False,
-                ) as span,
-                _errors_marked(span),
-            ):
+            with self._span(actions, job_request.context, SpanKind.SERVER, parent) as span:
                 response = process_job(job_request)
                 _mark_errors(span, _job_errors(response))
                 return response
@@ -210,17 +218,7 @@ class ServerTracing:
 
     def action(self, process_action: ProcessAction) -> ProcessAction:
         def traced_action(request: EnrichedActionRequest) -> ActionResponse:
-            actions = [request.action]
-            with (
-                self.tracer.start_as_current_span(
-                    _span_name(self.service_name, actions),
-                    kind=SpanKind.INTERNAL,
-                    attributes=_attributes(self.service_name, actions, request.context),
-                    record_exception=False,
-                    set_status_on_exception=False,
-                ) as span,
-                _errors_marked(span),
-            ):
+            with self._span([request.action], request.context, SpanKind.INTERNAL) as span:
                 response = process_action(request)
                 _mark_errors(span, response.errors)
                 return response

@@ -119,7 +119,7 @@ def test_the_guides_completion_setup_runs(shell: dict[str, str]) -> None:
 def test_the_guides_new_command_runs(
     shell: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from servicewire.cli import COMMANDS
+    from servicewire.cli import COMMANDS, servicewire
 
     [code] = PYTHON.findall(GUIDE.read_text())
     (tmp_path / "guide_ping.py").write_text(code)
@@ -127,4 +127,7 @@ def test_the_guides_new_command_runs(
     monkeypatch.setenv("SERVICEWIRE_SQL_URL", shell["SERVICEWIRE_SQL_URL"])
     monkeypatch.setitem(COMMANDS, "ping", COMMANDS["serve"])  # restored after the test
     sys.modules.pop("guide_ping", None)
-    __import__("guide_ping")
+    try:
+        __import__("guide_ping")
+    finally:
+        servicewire.commands.pop("ping", None)

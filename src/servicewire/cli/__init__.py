@@ -26,18 +26,12 @@ from servicewire.cli.group import CommandEntry, LazyGroup
 __all__ = ["COMMANDS", "main", "servicewire"]
 
 COMMANDS: dict[str, CommandEntry] = {
-    "call": CommandEntry("servicewire.cli.call:call", "Call an action and print its response."),
-    "dead-letters": CommandEntry(
-        "servicewire.cli.dead_letters:dead_letters", "List, show, retry and purge dead letters."
-    ),
-    "introspect": CommandEntry(
-        "servicewire.cli.service_info:introspect", "Describe a service's actions and schemas."
-    ),
-    "queues": CommandEntry("servicewire.cli.queues:queues", "Show what waits in the queues."),
+    "call": CommandEntry("servicewire.cli.call:call", "Call an action, print its response."),
+    "dead-letters": CommandEntry("servicewire.cli.dead_letters:dead_letters", "Dead letters."),
+    "introspect": CommandEntry("servicewire.cli.service_info:introspect", "A service's actions."),
+    "queues": CommandEntry("servicewire.cli.queues:queues", "What waits in the queues."),
     "serve": CommandEntry("servicewire.cli.serve:serve", "Run a service."),
-    "status": CommandEntry(
-        "servicewire.cli.service_info:status", "Show a service's version and health checks."
-    ),
+    "status": CommandEntry("servicewire.cli.service_info:status", "A service's health."),
 }
 
 COMPLETE_VARIABLE = "_SERVICEWIRE_COMPLETE"

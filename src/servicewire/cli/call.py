@@ -6,13 +6,7 @@ import sys
 
 import click
 
-from servicewire.cli.calling import (
-    call_action,
-    describe_error,
-    exit_status_of,
-    parse_json_object,
-    response_errors,
-)
+from servicewire.cli.calling import call_action, exit_status_of, parse_json_object, report_errors
 from servicewire.cli.client_settings import CommandClientSettings, client_settings_options
 from servicewire.cli.completion import complete_actions, complete_services
 from servicewire.cli.errors import CommandError, ExitStatus
@@ -107,10 +101,5 @@ def call(
     if status is ExitStatus.OK:
         echo_json(response.actions[0].body)
         return int(status)
-    errors = response_errors(response)
-    if as_json:
-        echo_json({"errors": [{"action": name, **error.to_dict()} for name, error in errors]})
-    else:
-        for name, error in errors:
-            click.echo(f"servicewire call: {describe_error(service, name, error)}", err=True)
+    report_errors("call", service, response, as_json)
     return int(status)

@@ -8,6 +8,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import click
+
 from servicewire.cli.client_settings import CommandClientSettings
 from servicewire.cli.errors import CommandError, ExitStatus
 from servicewire.errors import (
@@ -27,6 +29,7 @@ __all__ = [
     "exit_status_of",
     "parse_json_object",
     "reaching",
+    "report_errors",
     "response_errors",
 ]
 
@@ -149,3 +152,16 @@ def describe_error(service_name: str, action: str | None, error: Error) -> str:
     where = f"{service_name}.{action}" if action else f"{service_name} (job)"
     field = f" at {error.field}" if error.field else ""
     return f"{where}: {error.code}{field}: {error.message}"
+
+
+def report_errors(command: str, service_name: str, response: JobResponse, as_json: bool) -> None:
+    """Print a failed call's errors: one readable line each on stderr, or (``as_json``) all
+    of them as JSON on stdout."""
+    from servicewire.cli.output import echo_json
+
+    errors = response_errors(response)
+    if as_json:
+        echo_json({"errors": [{"action": name, **error.to_dict()} for name, error in errors]})
+        return
+    for name, error in errors:
+        click.echo(f"servicewire {command}: {describe_error(service_name, name, error)}", err=True)

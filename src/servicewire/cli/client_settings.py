@@ -274,31 +274,28 @@ def _read_file(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as error:
         reason = error.strerror if isinstance(error, OSError) else str(error)
         raise InvalidSettings(f"Cannot read settings file {str(path)!r}: {reason}") from None
+    load: Callable[[str], Any]
     if suffix == ".json":
-        try:
-            return json.loads(text)
-        except json.JSONDecodeError as error:
-            raise InvalidSettings(
-                f"Settings file {str(path)!r} is not valid JSON: {error}"
-            ) from None
-    if suffix == ".toml":
+        load, kind = json.loads, "JSON"
+    elif suffix == ".toml":
         toml = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
+        load, kind = toml.loads, "TOML"
+    else:
         try:
-            return toml.loads(text)
-        except toml.TOMLDecodeError as error:
+            load, kind = importlib.import_module("yaml").safe_load, "YAML"
+        except ImportError:
             raise InvalidSettings(
-                f"Settings file {str(path)!r} is not valid TOML: {error}"
+                f"Settings file {str(path)!r}: reading YAML needs PyYAML (pip install pyyaml), "
+                "or use a JSON or TOML file"
             ) from None
     try:
-        yaml = importlib.import_module("yaml")
-    except ImportError:
-        raise InvalidSettings(
-            f"Settings file {str(path)!r}: reading YAML needs PyYAML (pip install pyyaml), "
-            "or use a JSON or TOML file"
-        ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as error:
+        return load(text)
+    except ValueError as error:  # JSONDecodeError and TOMLDecodeError are ValueErrors
+        raise InvalidSettings(f"Settings file {str(path)!r} is not valid {kind}: {error}") from None
+    except Exception as error:
+        # PyYAML's YAMLError (its base class is Exception).
+        if kind != "YAML":
+            raise
         raise InvalidSettings(f"Settings file {str(path)!r} is not valid YAML: {error}") from None
 
 

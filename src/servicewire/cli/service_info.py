@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from servicewire.cli.calling import call_action, describe_error, exit_status_of, response_errors
+from servicewire.cli.calling import call_action, exit_status_of, report_errors, response_errors
 from servicewire.cli.client_settings import CommandClientSettings, client_settings_options
 from servicewire.cli.completion import complete_actions, complete_services
 from servicewire.cli.errors import ExitStatus
@@ -27,15 +27,10 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="print the r
 
 def _failed(command: str, service: str, response: JobResponse, as_json: bool) -> int:
     status = exit_status_of(response)
-    errors = response_errors(response)
-    if any(error.field == "action_name" for _, error in errors):
+    if any(error.field == "action_name" for _, error in response_errors(response)):
         # introspect's own way of saying the action asked about does not exist.
         status = ExitStatus.UNKNOWN_SERVICE
-    if as_json:
-        echo_json({"errors": [{"action": name, **error.to_dict()} for name, error in errors]})
-    else:
-        for name, error in errors:
-            click.echo(f"servicewire {command}: {describe_error(service, name, error)}", err=True)
+    report_errors(command, service, response, as_json)
     return int(status)
 
 
