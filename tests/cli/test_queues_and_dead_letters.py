@@ -233,3 +233,11 @@ def test_dead_letters_run_as_a_shell_command(database: Database, tmp_path: Path)
         check=False,
     )
     assert (completed.returncode, completed.stdout) == (0, "No dead letters.\n")
+
+
+def test_dead_letters_need_settings_that_name_a_transport(run: Any, tmp_path: Path) -> None:
+    settings = tmp_path / "none.json"
+    settings.write_text("{}")
+    outcome = run("dead-letters", "list", "--settings-file", str(settings))
+    assert outcome.status == ExitStatus.USAGE
+    assert outcome.err.endswith("configures no service\n")

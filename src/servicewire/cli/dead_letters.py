@@ -37,6 +37,8 @@ def _store(
         transports = [client_settings.transport_for(service)]
     else:
         transports = client_settings.transports()
+    if not transports:
+        raise CommandError(f"{client_settings.origin} configures no service", ExitStatus.USAGE)
     if len(transports) > 1:
         raise CommandError(
             f"{client_settings.origin} uses several transports: choose one with --service",
