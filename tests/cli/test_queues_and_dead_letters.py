@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from servicewire import MessageReceiveTimeout
 from servicewire.cli.errors import ExitStatus
 from servicewire.transport.redis import RedisClientTransport
 from servicewire.transport.sql import DeadLetters, SqlClientTransport, SqlServerTransport
@@ -101,6 +102,31 @@ def test_queues_reports_waiting_in_flight_and_dead_letters(run: Any, database: D
     assert queues["greeter"]["dead_letters"] == 0
     assert queues["greeter"]["oldest_age_in_seconds"] >= 0
     assert (queues["mailer"]["waiting"], queues["mailer"]["dead_letters"]) == (1, 1)
+
+
+def test_queues_report_fan_out_consumers_backlogs_and_leases(run: Any, database: Database) -> None:
+    audit = SqlServerTransport(
+        "events", **database.kwargs, delivery="fan_out", consumer="audit",
+        receive_timeout_in_seconds=0.2,
+    )  # fmt: skip
+    client = SqlClientTransport("events", **database.kwargs, delivery="fan_out")
+    try:
+        with pytest.raises(MessageReceiveTimeout):
+            audit.receive_request_message()  # the consumer's cursor now exists
+        published = {**JOB, "control": {"continue_on_error": False, "suppress_response": True}}
+        for request_id in (1, 2, 3):
+            client.send_request_message(request_id, {}, published)
+        assert audit.receive_request_message().request_id == 1  # leased, not finished
+        outcome = run("queues", "events", "--json", *database.options())
+    finally:
+        client.close()
+        audit.close()
+    [report] = json.loads(outcome.out)
+    [events] = report["queues"]
+    assert events["consumers"] == {"audit": 3}
+    assert events["in_flight"] == 1
+    table = run("queues", "events", *database.options()).out.splitlines()
+    assert table[-1] == "  consumer audit: 3 behind"
 
 
 def test_queues_as_a_table(run: Any, database: Database) -> None:
