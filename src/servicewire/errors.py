@@ -122,7 +122,18 @@ class ImproperlyConfigured(ClientError):
 
 
 class InvalidExpansionKey(ClientError):
-    """An expansion was requested that the client's expansion settings do not define."""
+    """An expansion was requested that the client's expansion settings do not define.
+
+    The message is PySOA's, ``Invalid key in expansion request: KEY``; ``key`` is the unknown
+    name and ``expansion_type`` the type it was looked up in (``None`` for an unknown type).
+    """
+
+    def __init__(
+        self, message: str, *, key: str | None = None, expansion_type: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.key = key
+        self.expansion_type = expansion_type
 
 
 # --- server side -------------------------------------------------------------------------

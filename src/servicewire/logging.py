@@ -249,21 +249,100 @@ def log_context(
         _log_context.reset(token)
 
 
+# What PySOA's push-and-pop class methods below pushed, innermost last: each entry is the
+# context dict given (``None`` for an action name) and the log context to restore on the pop.
+# A tuple, so that a copied context (a thread, a task) cannot pop its parent's entries.
+_Pushed = tuple[dict[str, Any] | None, _LogContext | None]
+_pushed: contextvars.ContextVar[tuple[_Pushed, ...]] = contextvars.ContextVar(
+    "servicewire_pushed_log_context", default=()
+)
+_default_service_name: str | None = None
+
+
+def _push(context: dict[str, Any] | None, replacement: _LogContext) -> None:
+    _pushed.set((*_pushed.get(), (context, _log_context.get())))
+    _log_context.set(replacement)
+
+
+def _pop(is_request: bool) -> None:
+    stack = _pushed.get()
+    for index in range(len(stack) - 1, -1, -1):
+        if (stack[index][0] is not None) == is_request:
+            _pushed.set(stack[:index] + stack[index + 1 :])
+            _log_context.set(stack[index][1])
+            return
+
+
 class LogContextFilter(logging.Filter):
-    """Adds the current job's details to each record (``--`` outside of a job)."""
+    """Adds the current job's details to each record (``--`` outside of a job).
+
+    The class methods are PySOA's push-and-pop interface to the same context, for code that
+    sets it by hand; servers set it themselves, and :func:`log_context` is the block form.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
         context = _log_context.get()
         if context is None:
-            record.service_name = record.correlation_id = _MISSING
-            record.request_id = record.action_name = _MISSING
+            record.service_name = _default_service_name or _MISSING
+            record.correlation_id = record.request_id = record.action_name = _MISSING
         else:
             service_name, correlation_id, request_id, action_name = context
-            record.service_name = service_name or _MISSING
+            record.service_name = service_name or _default_service_name or _MISSING
             record.correlation_id = correlation_id or _MISSING
             record.request_id = _MISSING if request_id is None else request_id
             record.action_name = action_name or _MISSING
         return True
+
+    @classmethod
+    def set_logging_request_context(cls, **context: Any) -> None:
+        """Push a request context (its ``correlation_id`` and ``request_id`` are logged)."""
+        outer = _log_context.get()
+        _push(
+            context,
+            (
+                outer[0] if outer else None,
+                context.get("correlation_id"),
+                context.get("request_id"),
+                outer[3] if outer else None,
+            ),
+        )
+
+    @classmethod
+    def clear_logging_request_context(cls) -> None:
+        """Pop the innermost request context pushed; nothing happens if there is none."""
+        _pop(is_request=True)
+
+    @classmethod
+    def get_logging_request_context(cls) -> dict[str, Any] | None:
+        """The innermost request context pushed, as it was given, or ``None``."""
+        pushed: dict[str, Any] | None
+        for pushed, _ in reversed(_pushed.get()):
+            if pushed is not None:
+                return pushed
+        return None
+
+    @classmethod
+    def set_logging_action_name(cls, action_name: str) -> None:
+        """Push the name of the action being run."""
+        outer = _log_context.get() or (None, None, None, None)
+        _push(None, (outer[0], outer[1], outer[2], action_name))
+
+    @classmethod
+    def clear_logging_action_name(cls) -> None:
+        """Pop the innermost action name pushed; nothing happens if there is none."""
+        _pop(is_request=False)
+
+    @classmethod
+    def get_logging_action_name(cls) -> str | None:
+        """The name of the action being run, or ``None``."""
+        context = _log_context.get()
+        return context[3] if context else None
+
+    @classmethod
+    def set_service_name(cls, service_name: str) -> None:
+        """The service name logged where the current context names none (process-wide)."""
+        global _default_service_name  # noqa: PLW0603 - one name per process, as in PySOA
+        _default_service_name = service_name
 
 
 PySOALogContextFilter = LogContextFilter

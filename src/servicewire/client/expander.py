@@ -106,7 +106,9 @@ def plan_expansions(
     trees: dict[str, dict[str, _Node]] = {}
     for type_name, names in expansions.items():
         if type_name not in settings.type_expansions:
-            raise InvalidExpansionKey(f"Invalid key in expansion request: {type_name!r}")
+            raise InvalidExpansionKey(
+                f"Invalid key in expansion request: {type_name}", key=type_name
+            )
         for dotted in [names] if isinstance(names, str) else names:
             current_type: str | None = type_name
             level = trees.setdefault(type_name, {})
@@ -114,8 +116,9 @@ def plan_expansions(
                 known = settings.type_expansions.get(current_type or "", {})
                 if name not in known:
                     raise InvalidExpansionKey(
-                        f"Invalid key in expansion request: {name!r} is not an expansion of "
-                        f"type {current_type!r} (in {type_name}: {dotted!r})"
+                        f"Invalid key in expansion request: {name}",
+                        key=name,
+                        expansion_type=current_type,
                     )
                 expansion = known[name]
                 node = level.get(name)

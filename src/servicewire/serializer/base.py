@@ -5,7 +5,19 @@ from __future__ import annotations
 import abc
 from typing import Any, ClassVar
 
-__all__ = ["Serializer"]
+from servicewire.errors import InvalidField
+
+__all__ = ["Serializer", "require_dict"]
+
+
+def require_dict(message_dict: object) -> None:
+    """Raise ``InvalidField`` unless ``message_dict`` is a dict: only maps are messages.
+
+    msgpack and JSON would happily encode a list or a number, and the peer would then fail to
+    read it as a message; refusing on the sending side names the mistake where it was made.
+    """
+    if not isinstance(message_dict, dict):
+        raise InvalidField(f"A message must be a dict, not {type(message_dict).__name__}")
 
 
 class Serializer(abc.ABC):

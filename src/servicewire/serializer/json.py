@@ -7,7 +7,7 @@ from typing import Any
 
 from servicewire.errors import InvalidField, InvalidMessage
 from servicewire.serializer._paths import find_unserializable
-from servicewire.serializer.base import Serializer
+from servicewire.serializer.base import Serializer, require_dict
 
 __all__ = ["JSONSerializer"]
 
@@ -26,6 +26,7 @@ class JSONSerializer(Serializer):
     mime_type = "application/json"
 
     def dict_to_blob(self, message_dict: dict[str, Any]) -> bytes:
+        require_dict(message_dict)
         try:
             return json.dumps(message_dict, ensure_ascii=False, separators=(",", ":")).encode(
                 "utf-8"

@@ -14,7 +14,9 @@ code type                         payload
 ==== ============================ ==========================================
 
 Currency amounts decode to ``currint.Amount`` when currint is installed, otherwise to
-:class:`CurrencyAmount`; both encode.
+:class:`CurrencyAmount`; both encode. Aware datetimes decode with :data:`UTC`, a time zone
+equal to every other spelling of UTC (``datetime.timezone.utc``, ``zoneinfo``'s, ``pytz.UTC``),
+so that ``value.tzinfo == pytz.UTC`` holds as it does with PySOA, without depending on pytz.
 """
 
 from __future__ import annotations
@@ -29,14 +31,14 @@ import msgpack
 
 from servicewire.errors import InvalidField, InvalidMessage
 from servicewire.serializer._paths import find_unserializable
-from servicewire.serializer.base import Serializer
+from servicewire.serializer.base import Serializer, require_dict
 
 try:  # optional: PySOA services exchange currint amounts
     import currint as _currint
 except ImportError:  # pragma: no cover - depends on the environment
     _currint = None
 
-__all__ = ["CurrencyAmount", "MsgpackSerializer"]
+__all__ = ["UTC", "CurrencyAmount", "MsgpackSerializer"]
 
 EXT_DATETIME = 1
 EXT_CURRENCY_AMOUNT = 2
@@ -45,8 +47,50 @@ EXT_TIME = 4
 EXT_DECIMAL = 5
 EXT_DATETIME_UTC = 10
 
+_ZERO = datetime.timedelta(0)
+
+
+def _is_utc(zone: datetime.tzinfo) -> bool:
+    return zone.utcoffset(None) == _ZERO and zone.tzname(None) == "UTC"
+
+
+class _Utc(datetime.tzinfo):
+    """UTC that compares equal to any other UTC ``tzinfo``.
+
+    ``datetime.timezone.utc`` and ``pytz.UTC`` are each equal only to themselves, and PySOA
+    users compare decoded values' ``tzinfo`` with ``pytz.UTC``. Neither of those classes
+    defines equality with a foreign zone, so Python asks this one, which says yes.
+    """
+
+    __slots__ = ()
+
+    def utcoffset(self, dt: datetime.datetime | None) -> datetime.timedelta:
+        return _ZERO
+
+    def dst(self, dt: datetime.datetime | None) -> datetime.timedelta:
+        return _ZERO
+
+    def tzname(self, dt: datetime.datetime | None) -> str:
+        return "UTC"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, datetime.tzinfo) and _is_utc(other)
+
+    def __hash__(self) -> int:
+        return hash(datetime.timezone.utc)
+
+    def __repr__(self) -> str:
+        return "servicewire.serializer.msgpack.UTC"
+
+    def __reduce__(self) -> str:
+        return "UTC"
+
+
+UTC: datetime.tzinfo = _Utc()
+"""The time zone of decoded aware datetimes: UTC, equal to every other UTC ``tzinfo``."""
+
 _EPOCH = datetime.datetime(1970, 1, 1)
-_EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_EPOCH_UTC = datetime.datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = datetime.timedelta(microseconds=1)
 
 _INT64 = struct.Struct("!q")
@@ -131,6 +175,7 @@ class MsgpackSerializer(Serializer):
     mime_type = "application/msgpack"
 
     def dict_to_blob(self, message_dict: dict[str, Any]) -> bytes:
+        require_dict(message_dict)
         try:
             blob: bytes = msgpack.packb(
                 message_dict, use_bin_type=True, unicode_errors="surrogatepass", default=_default
