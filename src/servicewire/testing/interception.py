@@ -1,8 +1,9 @@
 """How stubs reach every call: a transport that stands in front of each client's own.
 
-While a stub is active, every service handler of every client (sync and asyncio, made before
-or after the stub started) sends through a stubbing transport wrapped around its own (see
-:mod:`servicewire.client.intercept`). For each job it sends:
+While a stub is active, the stubs' transport hook is installed (see
+:mod:`servicewire.client.intercept`, the one seam the clients offer test doubles), so every
+service handler of every client (sync and asyncio, made before or after the stub started)
+sends through a stubbing transport wrapped around its own. For each job it sends:
 
 - no stubbed action: the job goes to the real transport, untouched;
 - only stubbed actions: the stubs answer, in order, and the reply is handed back as if the
@@ -24,18 +25,20 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
-from servicewire.client.intercept import install_interceptor, uninstall_interceptor
+from servicewire.client.intercept import install_transport_hook, uninstall_transport_hook
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import ImproperlyConfigured, JobError
-from servicewire.transport.base import AsyncClientTransport, ClientTransport, ReceivedMessage
-
-if TYPE_CHECKING:
-    from servicewire.testing.stubs import ActionStub
+from servicewire.transport.base import (
+    AsyncClientTransport,
+    ClientTransport,
+    ReceivedMessage,
+    request_sender,
+)
 
 __all__ = [
     "AsyncStubbingClientTransport",
@@ -51,21 +54,36 @@ __all__ = [
 JobDict = dict[str, Any]
 
 
+class Stub(Protocol):
+    """What answers one stubbed action (:class:`servicewire.testing.ActionStub` is one)."""
+
+    service_name: str
+    action_name: str
+
+    def respond(
+        self,
+        request: Mapping[str, Any],
+        switches: Iterable[object],
+        local_server_class: type | None,
+    ) -> dict[str, Any] | JobError:
+        """The action response dict for ``request``, or the ``JobError`` failing the job."""
+
+
 class _ActiveStubs:
     """The stubs active now, by service and action; the latest started answers."""
 
     def __init__(self) -> None:
-        self._by_action: dict[tuple[str, str], list[ActionStub]] = {}
+        self._by_action: dict[tuple[str, str], list[Stub]] = {}
         self._count_by_service: dict[str, int] = {}
 
-    def add(self, stub: ActionStub) -> bool:
+    def add(self, stub: Stub) -> bool:
         """Add ``stub``; return whether it is the only active stub."""
         self._by_action.setdefault((stub.service_name, stub.action_name), []).append(stub)
         service = stub.service_name
         self._count_by_service[service] = self._count_by_service.get(service, 0) + 1
         return sum(self._count_by_service.values()) == 1
 
-    def remove(self, stub: ActionStub) -> bool:
+    def remove(self, stub: Stub) -> bool:
         """Remove ``stub``; return whether no stub is active any more."""
         key = (stub.service_name, stub.action_name)
         stack = self._by_action.get(key, [])
@@ -81,7 +99,7 @@ class _ActiveStubs:
                 del self._count_by_service[stub.service_name]
         return not self._count_by_service
 
-    def find(self, service_name: str, action_name: Any) -> ActionStub | None:
+    def find(self, service_name: str, action_name: Any) -> Stub | None:
         stack = self._by_action.get((service_name, action_name))
         return stack[-1] if stack else None
 
@@ -91,7 +109,7 @@ class _ActiveStubs:
     def actions_of(self, service_name: str) -> list[str]:
         return sorted(action for service, action in self._by_action if service == service_name)
 
-    def all(self) -> list[ActionStub]:
+    def all(self) -> list[Stub]:
         return [stub for stack in self._by_action.values() for stub in stack]
 
 
@@ -99,24 +117,25 @@ _active = _ActiveStubs()
 _lock = threading.Lock()
 
 
-def activate(stub: ActionStub) -> None:
+def activate(stub: Stub) -> None:
     """Make ``stub`` answer its action from now on (until :func:`deactivate`)."""
     with _lock:
         if _active.add(stub):
-            install_interceptor(_INTERCEPTOR)
+            install_transport_hook(_HOOK)
 
 
-def active_stubs() -> list[ActionStub]:
+def active_stubs() -> list[Stub]:
     """Every stub active now."""
     with _lock:
         return _active.all()
 
 
-def deactivate(stub: ActionStub) -> None:
-    """Stop ``stub`` answering; the last one out hands every client its transport back."""
+def deactivate(stub: Stub) -> None:
+    """Stop ``stub`` answering; once the last one is out, every handler goes back to its
+    own transport (at its next send)."""
     with _lock:
         if _active.remove(stub):
-            uninstall_interceptor(_INTERCEPTOR)
+            uninstall_transport_hook(_HOOK)
 
 
 # --- one job ------------------------------------------------------------------------------
@@ -127,7 +146,7 @@ def _job_errors(error: JobError, context: Mapping[str, Any]) -> JobDict:
 
 
 def _answer_job(
-    job: JobDict, stubs: Sequence[ActionStub | None], local_server_class: type | None
+    job: JobDict, stubs: Sequence[Stub | None], local_server_class: type | None
 ) -> Generator[JobDict, JobDict, JobDict]:
     """Run ``job`` as a service would: yield each run of unstubbed actions as a job to send
     and receive its reply; return the reply to the whole job."""
@@ -166,7 +185,7 @@ def _answer_job(
 
 
 def _answer_unanswered_job(
-    job: JobDict, stubs: Sequence[ActionStub | None], local_server_class: type | None
+    job: JobDict, stubs: Sequence[Stub | None], local_server_class: type | None
 ) -> Generator[JobDict, JobDict, JobDict]:
     """A job that asked for no reply: call every stub, then yield the unstubbed actions (if
     any) as one job to send; nothing comes back."""
@@ -204,17 +223,18 @@ class StubbedJob:
     def __init__(
         self,
         job: JobDict,
-        stubs: Sequence[ActionStub | None],
+        stubs: Sequence[Stub | None],
         local_server_class: type | None,
         request_id: int,
         meta: dict[str, Any],
         expiry: int | float | None,
+        expects_reply: bool,
     ) -> None:
         self.request_id = request_id
         self.meta = meta
         self.expiry = expiry
-        self.expects_reply = not job["control"].get("suppress_response")
-        run = _answer_job if self.expects_reply else _answer_unanswered_job
+        self.expects_reply = expects_reply
+        run = _answer_job if expects_reply else _answer_unanswered_job
         self.steps = run(job, stubs, local_server_class)
         self.part: JobDict | None = None
         self.reply: JobDict = {}
@@ -254,6 +274,7 @@ def plan_job(
     request_id: int,
     meta: dict[str, Any],
     expiry: int | float | None,
+    expects_reply: bool,
 ) -> StubbedJob | None:
     """A :class:`StubbedJob` for ``job``, or ``None`` if none of its actions is stubbed."""
     if not _active.covers(service_name) or not isinstance(job, Mapping):
@@ -263,7 +284,7 @@ def plan_job(
     if all(stub is None for stub in stubs):
         return None
     return StubbedJob(
-        dict(job), stubs, _local_server_class(wrapped), request_id, meta, expiry
+        dict(job), stubs, _local_server_class(wrapped), request_id, meta, expiry, expects_reply
     ).start()
 
 
@@ -340,6 +361,7 @@ class StubbingClientTransport(_Stubbing, ClientTransport):
     def __init__(self, service_name: str, wrapped: ClientTransport) -> None:
         ClientTransport.__init__(self, service_name, wrapped.metrics)
         self.wrapped = wrapped
+        self._send_on = request_sender(wrapped)
         self._jobs = _JobsInFlight()
         self._replies: dict[int, deque[ReceivedMessage]] = {}
 
@@ -349,11 +371,22 @@ class StubbingClientTransport(_Stubbing, ClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
-        job = plan_job(self.service_name, body, self.wrapped, request_id, meta,
-                       message_expiry_in_seconds)  # fmt: skip
+        job = plan_job(
+            self.service_name,
+            body,
+            self.wrapped,
+            request_id,
+            meta,
+            message_expiry_in_seconds,
+            expects_reply,
+        )
         if job is None:
-            self.wrapped.send_request_message(request_id, meta, body, message_expiry_in_seconds)
+            self._send_on(
+                request_id, meta, body, message_expiry_in_seconds, expects_reply=expects_reply
+            )
         elif job.part is not None:
             self._send_part(job)
         elif job.expects_reply:
@@ -361,7 +394,9 @@ class StubbingClientTransport(_Stubbing, ClientTransport):
 
     def _send_part(self, job: StubbedJob) -> None:
         with self._jobs.sending(job) as part:
-            self.wrapped.send_request_message(job.request_id, job.meta, part, job.expiry)
+            self._send_on(
+                job.request_id, job.meta, part, job.expiry, expects_reply=job.expects_reply
+            )
 
     def receive_response_message(
         self, receive_timeout_in_seconds: int | float | None = None
@@ -403,6 +438,7 @@ class AsyncStubbingClientTransport(_Stubbing, AsyncClientTransport):
     ) -> None:
         AsyncClientTransport.__init__(self, service_name, wrapped.metrics)
         self.wrapped = wrapped
+        self._send_on = request_sender(wrapped)
         self._deliver = deliver
         self._jobs = _JobsInFlight()
 
@@ -412,12 +448,21 @@ class AsyncStubbingClientTransport(_Stubbing, AsyncClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
-        job = plan_job(self.service_name, body, self.wrapped, request_id, meta,
-                       message_expiry_in_seconds)  # fmt: skip
+        job = plan_job(
+            self.service_name,
+            body,
+            self.wrapped,
+            request_id,
+            meta,
+            message_expiry_in_seconds,
+            expects_reply,
+        )
         if job is None:
-            await self.wrapped.send_request_message(
-                request_id, meta, body, message_expiry_in_seconds
+            await self._send_on(
+                request_id, meta, body, message_expiry_in_seconds, expects_reply=expects_reply
             )
         elif job.part is not None:
             await self._send_part(job)
@@ -426,7 +471,9 @@ class AsyncStubbingClientTransport(_Stubbing, AsyncClientTransport):
 
     async def _send_part(self, job: StubbedJob) -> None:
         with self._jobs.sending(job) as part:
-            await self.wrapped.send_request_message(job.request_id, job.meta, part, job.expiry)
+            await self._send_on(
+                job.request_id, job.meta, part, job.expiry, expects_reply=job.expects_reply
+            )
 
     async def receive_response_message(
         self, receive_timeout_in_seconds: int | float | None = None
@@ -473,6 +520,8 @@ class UnconfiguredServiceTransport(ClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         raise _refuse(self.service_name, body)
 
@@ -491,6 +540,8 @@ class AsyncUnconfiguredServiceTransport(AsyncClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         raise _refuse(self.service_name, body)
 
@@ -507,8 +558,10 @@ def _unconfigured_service_settings() -> ClientSettings:
     )
 
 
-class _StubInterceptor:
-    """The :class:`~servicewire.client.intercept.TransportInterceptor` of the stubs."""
+class _StubsHook:
+    """The stubs' :class:`~servicewire.client.intercept.TransportHook`: it wraps each
+    handler's transport in a stubbing one, and stands in for services a client has no
+    settings for."""
 
     def wrap(self, service_name: str, transport: ClientTransport) -> ClientTransport:
         return StubbingClientTransport(service_name, transport)
@@ -528,4 +581,4 @@ class _StubInterceptor:
         return _unconfigured_service_settings() if _active.covers(service_name) else None
 
 
-_INTERCEPTOR = _StubInterceptor()
+_HOOK = _StubsHook()
