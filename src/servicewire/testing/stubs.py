@@ -272,9 +272,15 @@ class stub_action:  # noqa: N801 - the reference's name
     def copy(self) -> stub_action:
         """A new ``stub_action`` with the same settings."""
         return stub_action(
-            self.service, self.action, self.body, self.errors, self.side_effect,
-            self.check_response, self.check_request, contract=self.contract,
-        )  # fmt: skip
+            self.service,
+            self.action,
+            body=self.body,
+            errors=self.errors,
+            side_effect=self.side_effect,
+            register_response_schema_contract=self.check_response,
+            register_request_schema_contract=self.check_request,
+            contract=self.contract,
+        )
 
     # --- as a context manager -------------------------------------------------------------
 
