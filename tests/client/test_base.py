@@ -3,15 +3,12 @@ jobs from the call options."""
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import os
 import random
 import sys
 
 import pytest
 
-from servicewire import Client
 from servicewire.client import base
 from servicewire.client.base import BaseClient, CallOptions, call_site, new_correlation_id
 
@@ -87,33 +84,6 @@ def test_a_job_is_made_from_the_call_options() -> None:
     assert job.context["correlation_id"] == "id"
     silent = client._make_job([], CallOptions(), None, None, suppress_response=True)
     assert silent.control == {"continue_on_error": False, "suppress_response": True}
-
-
-def test_call_options_are_frozen_keyword_only_and_default_as_the_call_methods_do() -> None:
-    options = CallOptions()
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        options.timeout = 1  # type: ignore[misc]
-    with pytest.raises(TypeError):
-        CallOptions(None)  # type: ignore[misc]
-    defaults = {field.name: field.default for field in dataclasses.fields(CallOptions)}
-    assert dataclasses.asdict(options) == defaults
-    signature = inspect.signature(Client.call_jobs_parallel).parameters
-    assert defaults == {name: signature[name].default for name in defaults}
-    assert CallOptions(timeout=3) == CallOptions(timeout=3) != options
-
-
-def test_expansion_calls_keep_the_timeout_switches_and_context_and_raise_nothing() -> None:
-    options = CallOptions(
-        expansions={"a": ["b"]}, timeout=2, switches=[1], context={"c": 1}, correlation_id="x"
-    )
-    assert options.for_expansions() == CallOptions(
-        raise_job_errors=False,
-        raise_action_errors=False,
-        catch_transport_errors=True,
-        timeout=2,
-        switches=[1],
-        context={"c": 1},
-    )
 
 
 def test_no_call_site_is_looked_for_when_a_caller_is_given() -> None:

@@ -25,6 +25,7 @@ from servicewire.client.base import (
     first_action,
 )
 from servicewire.client.expander import expansion_steps
+from servicewire.client.options import call_options
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import ClientError, TransportError
 from servicewire.transport.base import AsyncClientTransport
@@ -107,7 +108,7 @@ class AsyncClient(BaseClient):
         :meth:`get_all_responses` from the same task (replies a task leaves uncollected are
         dropped when it ends). With ``suppress_response`` the service sends no reply."""
         handler = self._get_handler(service_name)
-        options = CallOptions(
+        options = call_options(
             timeout=message_expiry_in_seconds,
             switches=switches,
             correlation_id=correlation_id,
@@ -151,7 +152,7 @@ class AsyncClient(BaseClient):
     ) -> ActionResponse:
         """Call one action and return its :class:`ActionResponse` (or, with
         ``raise_job_errors=False``, the job's errors if the job failed)."""
-        options = CallOptions(
+        options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
             raise_action_errors=raise_action_errors,
@@ -182,7 +183,7 @@ class AsyncClient(BaseClient):
         control_extra: Control | None = None,
     ) -> JobResponse:
         """Send one job of one or more actions and return its :class:`JobResponse`."""
-        options = CallOptions(
+        options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
             raise_action_errors=raise_action_errors,
@@ -216,7 +217,7 @@ class AsyncClient(BaseClient):
         """Send each action as its own job, all at once, and return their responses in
         order. Items may be exceptions (``catch_transport_errors``) or lists of job errors
         (``raise_job_errors=False``) in place of action responses."""
-        options = CallOptions(
+        options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
             raise_action_errors=raise_action_errors,
@@ -248,7 +249,7 @@ class AsyncClient(BaseClient):
     ) -> list[Any]:
         """Send several jobs (``{"service_name": ..., "actions": [...]}``), to one or more
         services, at once, and return their responses in the order of ``jobs``."""
-        options = CallOptions(
+        options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
             raise_action_errors=raise_action_errors,

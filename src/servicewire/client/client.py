@@ -18,6 +18,7 @@ from servicewire.client.base import (
 from servicewire.client.expander import expansion_steps
 from servicewire.client.futures import FutureResponse
 from servicewire.client.handler import ServiceHandler
+from servicewire.client.options import call_options
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import TransportError
 from servicewire.types import (
@@ -107,7 +108,7 @@ class Client(BaseClient):
         :meth:`get_all_responses`). With ``suppress_response`` the service sends no reply.
         """
         handler = self._get_handler(service_name)
-        options = CallOptions(
+        options = call_options(
             timeout=message_expiry_in_seconds,
             switches=switches,
             correlation_id=correlation_id,
@@ -150,7 +151,7 @@ class Client(BaseClient):
         control_extra: Control | None = None,
     ) -> JobResponse:
         """Send one job of one or more actions and return its :class:`JobResponse`."""
-        options = CallOptions(
+        options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
             raise_action_errors=raise_action_errors,
@@ -179,7 +180,7 @@ class Client(BaseClient):
         control_extra: Control | None = None,
     ) -> FutureResponse[JobResponse]:
         """Like :meth:`call_actions`, but return at once with a future of the response."""
-        options = CallOptions(
+        options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
             raise_action_errors=raise_action_errors,
@@ -212,7 +213,7 @@ class Client(BaseClient):
         With ``raise_job_errors=False``, a job that failed returns its list of job errors
         in place of the action response.
         """
-        options = CallOptions(
+        options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
             raise_action_errors=raise_action_errors,
@@ -241,7 +242,7 @@ class Client(BaseClient):
         control_extra: Control | None = None,
     ) -> FutureResponse[ActionResponse]:
         """Like :meth:`call_action`, but return at once with a future of the response."""
-        options = CallOptions(
+        options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
             raise_action_errors=raise_action_errors,
@@ -325,7 +326,7 @@ class Client(BaseClient):
         With ``catch_transport_errors``, a job whose send or receive failed has the exception
         in its place; with ``raise_job_errors=False``, job errors are returned, not raised.
         """
-        options = CallOptions(
+        options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
             raise_action_errors=raise_action_errors,
@@ -354,7 +355,7 @@ class Client(BaseClient):
         control_extra: Control | None = None,
     ) -> FutureResponse[list[JobResponse]]:
         """Like :meth:`call_jobs_parallel`, but return at once with a future of the list."""
-        options = CallOptions(
+        options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
             raise_action_errors=raise_action_errors,
@@ -416,7 +417,7 @@ class Client(BaseClient):
         control_extra: Control | None = None,
     ) -> FutureResponse[Generator[Any, None, None]]:
         """Like :meth:`call_actions_parallel`, but return at once with a future."""
-        options = CallOptions(
+        options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
             raise_action_errors=raise_action_errors,

@@ -10,18 +10,18 @@ for and checking the replies, expanding them) reads them from it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from servicewire.types import Context, Control
 
-__all__ = ["CallOptions", "Expansions", "Switches"]
+__all__ = ["CallOptions", "Expansions", "Switches", "call_options"]
 
 Switches = Iterable[int] | None
 Expansions = Mapping[str, Sequence[str]] | None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True, init=False)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class CallOptions:
     """How one call sends its jobs and judges their replies; the defaults are the call
     methods' own."""
@@ -38,33 +38,6 @@ class CallOptions:
     context: Context | None = None
     control_extra: Control | None = None
 
-    def __init__(
-        self,
-        *,
-        expansions: Expansions = None,
-        raise_job_errors: bool = True,
-        raise_action_errors: bool = True,
-        catch_transport_errors: bool = False,
-        timeout: int | float | None = None,
-        switches: Switches = None,
-        correlation_id: str | None = None,
-        continue_on_error: bool = False,
-        context: Context | None = None,
-        control_extra: Control | None = None,
-    ) -> None:
-        # One is made per call. A frozen dataclass's own __init__ sets each field through
-        # object.__setattr__; the slots' setters do the same at a third of the cost.
-        _set_expansions(self, expansions)
-        _set_raise_job_errors(self, raise_job_errors)
-        _set_raise_action_errors(self, raise_action_errors)
-        _set_catch_transport_errors(self, catch_transport_errors)
-        _set_timeout(self, timeout)
-        _set_switches(self, switches)
-        _set_correlation_id(self, correlation_id)
-        _set_continue_on_error(self, continue_on_error)
-        _set_context(self, context)
-        _set_control_extra(self, control_extra)
-
     def for_expansions(self) -> CallOptions:
         """The options of the calls that expand this call's responses: within its timeout,
         with its switches and context, returning (not raising) what failed."""
@@ -78,17 +51,65 @@ class CallOptions:
         )
 
 
-_FIELD_NAMES = tuple(field.name for field in fields(CallOptions))
-_setters: list[Any] = [getattr(CallOptions, name).__set__ for name in _FIELD_NAMES]
-(
-    _set_expansions,
-    _set_raise_job_errors,
-    _set_raise_action_errors,
-    _set_catch_transport_errors,
-    _set_timeout,
-    _set_switches,
-    _set_correlation_id,
-    _set_continue_on_error,
-    _set_context,
-    _set_control_extra,
-) = _setters
+# Options without expansions, switches, correlation id, context or control (most calls'),
+# by the flags and timeout that make them. Being frozen, one value serves every call that
+# makes it: a frozen dataclass costs a call far more to build than to look up.
+_SHARED: dict[tuple[Any, ...], CallOptions] = {}
+_MOST_SHARED = 256
+
+
+def call_options(
+    *,
+    expansions: Expansions = None,
+    raise_job_errors: bool = True,
+    raise_action_errors: bool = True,
+    catch_transport_errors: bool = False,
+    timeout: int | float | None = None,
+    switches: Switches = None,
+    correlation_id: str | None = None,
+    continue_on_error: bool = False,
+    context: Context | None = None,
+    control_extra: Control | None = None,
+) -> CallOptions:
+    """``CallOptions(...)``, as each call method makes it: a value equal to a new one, shared
+    with earlier calls where that is possible."""
+    if (
+        expansions is None
+        and switches is None
+        and correlation_id is None
+        and context is None
+        and control_extra is None
+    ):
+        # The timeout's type is part of the key: 1 and 1.0 are equal, but not on the wire.
+        key = (
+            raise_job_errors,
+            raise_action_errors,
+            catch_transport_errors,
+            timeout,
+            timeout.__class__,
+            continue_on_error,
+        )
+        shared = _SHARED.get(key)
+        if shared is None:
+            if len(_SHARED) >= _MOST_SHARED:
+                _SHARED.clear()
+            shared = _SHARED[key] = CallOptions(
+                raise_job_errors=raise_job_errors,
+                raise_action_errors=raise_action_errors,
+                catch_transport_errors=catch_transport_errors,
+                timeout=timeout,
+                continue_on_error=continue_on_error,
+            )
+        return shared
+    return CallOptions(
+        expansions=expansions,
+        raise_job_errors=raise_job_errors,
+        raise_action_errors=raise_action_errors,
+        catch_transport_errors=catch_transport_errors,
+        timeout=timeout,
+        switches=switches,
+        correlation_id=correlation_id,
+        continue_on_error=continue_on_error,
+        context=context,
+        control_extra=control_extra,
+    )

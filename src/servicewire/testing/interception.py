@@ -25,14 +25,14 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from functools import cache
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar
 
 from servicewire.client.intercept import install_transport_hook, uninstall_transport_hook
 from servicewire.client.settings import ClientSettings
-from servicewire.errors import ImproperlyConfigured, JobError
+from servicewire.errors import ImproperlyConfigured
+from servicewire.testing.stubbed_jobs import JobsInFlight, Stub, StubbedJob, action_name
 from servicewire.transport.base import (
     AsyncClientTransport,
     ClientTransport,
@@ -43,30 +43,12 @@ from servicewire.transport.base import (
 __all__ = [
     "AsyncStubbingClientTransport",
     "AsyncUnconfiguredServiceTransport",
-    "StubbedJob",
     "StubbingClientTransport",
     "UnconfiguredServiceTransport",
     "activate",
     "active_stubs",
     "deactivate",
 ]
-
-JobDict = dict[str, Any]
-
-
-class Stub(Protocol):
-    """What answers one stubbed action (:class:`servicewire.testing.ActionStub` is one)."""
-
-    service_name: str
-    action_name: str
-
-    def respond(
-        self,
-        request: Mapping[str, Any],
-        switches: Iterable[object],
-        local_server_class: type | None,
-    ) -> dict[str, Any] | JobError:
-        """The action response dict for ``request``, or the ``JobError`` failing the job."""
 
 
 class _ActiveStubs:
@@ -138,125 +120,6 @@ def deactivate(stub: Stub) -> None:
             uninstall_transport_hook(_HOOK)
 
 
-# --- one job ------------------------------------------------------------------------------
-
-
-def _job_errors(error: JobError, context: Mapping[str, Any]) -> JobDict:
-    return {"errors": [e.to_dict() for e in error.errors], "context": dict(context), "actions": []}
-
-
-def _answer_job(
-    job: JobDict, stubs: Sequence[Stub | None], local_server_class: type | None
-) -> Generator[JobDict, JobDict, JobDict]:
-    """Run ``job`` as a service would: yield each run of unstubbed actions as a job to send
-    and receive its reply; return the reply to the whole job."""
-    actions: list[Any] = job["actions"]
-    continue_on_error = bool(job["control"].get("continue_on_error"))
-    context = job["context"]
-    switches = context.get("switches") or ()
-    reply_context: Mapping[str, Any] = {"correlation_id": context.get("correlation_id")}
-    answered: list[Any] = []
-    index = 0
-    while index < len(actions):
-        stub = stubs[index]
-        if stub is None:
-            end = index
-            while end < len(actions) and stubs[end] is None:
-                end += 1
-            reply = yield {**job, "actions": actions[index:end]}
-            if reply.get("errors"):
-                return reply
-            part = reply.get("actions") or []
-            answered.extend(part)
-            reply_context = reply.get("context") or reply_context
-            stopped = len(part) < end - index or any(_has_errors(action) for action in part)
-            if stopped and not continue_on_error:
-                break
-            index = end
-            continue
-        response = stub.respond(actions[index], switches, local_server_class)
-        if isinstance(response, JobError):
-            return _job_errors(response, reply_context)
-        answered.append(response)
-        index += 1
-        if response["errors"] and not continue_on_error:
-            break
-    return {"errors": [], "context": dict(reply_context), "actions": answered}
-
-
-def _answer_unanswered_job(
-    job: JobDict, stubs: Sequence[Stub | None], local_server_class: type | None
-) -> Generator[JobDict, JobDict, JobDict]:
-    """A job that asked for no reply: call every stub, then yield the unstubbed actions (if
-    any) as one job to send; nothing comes back."""
-    switches = job["context"].get("switches") or ()
-    unstubbed = []
-    for action, stub in zip(job["actions"], stubs, strict=True):
-        if stub is None:
-            unstubbed.append(action)
-        else:
-            stub.respond(action, switches, local_server_class)
-    if unstubbed:
-        yield {**job, "actions": unstubbed}
-    return {}
-
-
-def _has_errors(action: Any) -> bool:
-    errors = action.get("errors") if isinstance(action, Mapping) else action.errors
-    return bool(errors)
-
-
-def _action_name(action: Any) -> Any:
-    return action.get("action") if isinstance(action, Mapping) else action.action
-
-
-class StubbedJob:
-    """A job some of whose actions are stubbed, as it runs (see the module's documentation).
-
-    :meth:`start` and :meth:`resume` run it up to its next unstubbed part, left in
-    :attr:`part` for the caller to send, or to its end: :attr:`part` is then ``None`` and
-    :attr:`reply` holds the reply to the whole job.
-    """
-
-    __slots__ = ("expects_reply", "expiry", "meta", "part", "reply", "request_id", "steps")
-
-    def __init__(
-        self,
-        job: JobDict,
-        stubs: Sequence[Stub | None],
-        local_server_class: type | None,
-        request_id: int,
-        meta: dict[str, Any],
-        expiry: int | float | None,
-        expects_reply: bool,
-    ) -> None:
-        self.request_id = request_id
-        self.meta = meta
-        self.expiry = expiry
-        self.expects_reply = expects_reply
-        run = _answer_job if expects_reply else _answer_unanswered_job
-        self.steps = run(job, stubs, local_server_class)
-        self.part: JobDict | None = None
-        self.reply: JobDict = {}
-
-    def start(self) -> StubbedJob:
-        return self._advance(None)
-
-    def resume(self, reply: JobDict) -> StubbedJob:
-        return self._advance(reply)
-
-    def _advance(self, reply: JobDict | None) -> StubbedJob:
-        try:
-            self.part = next(self.steps) if reply is None else self.steps.send(reply)
-        except StopIteration as finished:
-            self.part = None
-            self.reply = finished.value
-        return self
-
-    def reply_message(self, meta: dict[str, Any] | None = None) -> ReceivedMessage:
-        return ReceivedMessage(self.request_id, meta or self.meta, self.reply)
-
-
 def _local_server_class(transport: Any) -> type | None:
     """The class of the server a local transport runs, unless it is a stub server itself."""
     from servicewire.testing.stub_server import StubServer
@@ -279,57 +142,13 @@ def plan_job(
     """A :class:`StubbedJob` for ``job``, or ``None`` if none of its actions is stubbed."""
     if not _active.covers(service_name) or not isinstance(job, Mapping):
         return None
-    stubs = [_active.find(service_name, _action_name(action)) for action in job["actions"]]
+    stubs = [_active.find(service_name, action_name(action)) for action in job["actions"]]
     # Not any(stubs): truth-testing a stub would count as a call of the mock.
     if all(stub is None for stub in stubs):
         return None
     return StubbedJob(
         dict(job), stubs, _local_server_class(wrapped), request_id, meta, expiry, expects_reply
     ).start()
-
-
-class _JobsInFlight:
-    """The stubbed jobs of one transport whose unstubbed part is with the service."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[int, StubbedJob] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self._jobs)
-
-    def add(self, job: StubbedJob) -> None:
-        if job.expects_reply:
-            self._jobs[job.request_id] = job
-
-    def discard(self, job: StubbedJob) -> None:
-        self._jobs.pop(job.request_id, None)
-
-    @contextmanager
-    def sending(self, job: StubbedJob) -> Iterator[JobDict]:
-        """Keep ``job`` while its next part is sent (given), forgotten if the send fails."""
-        assert job.part is not None
-        self.add(job)
-        try:
-            yield job.part
-        except BaseException:
-            self.discard(job)
-            raise
-
-    def on_reply(self, message: ReceivedMessage) -> ReceivedMessage | StubbedJob:
-        """What a reply from the service means: the message to hand over, or the job (with
-        its next :attr:`~StubbedJob.part`) to send on."""
-        job = self._jobs.get(message.request_id) if message.request_id is not None else None
-        if job is None:
-            return message
-        try:
-            job.resume(message.body or {})
-        except BaseException:
-            self.discard(job)
-            raise
-        if job.part is not None:
-            return job
-        self.discard(job)
-        return job.reply_message(message.meta)
 
 
 # --- the transports -----------------------------------------------------------------------
@@ -362,7 +181,7 @@ class StubbingClientTransport(_Stubbing, ClientTransport):
         ClientTransport.__init__(self, service_name, wrapped.metrics)
         self.wrapped = wrapped
         self._send_on = request_sender(wrapped)
-        self._jobs = _JobsInFlight()
+        self._jobs = JobsInFlight()
         self._replies: dict[int, deque[ReceivedMessage]] = {}
 
     def send_request_message(
@@ -440,7 +259,7 @@ class AsyncStubbingClientTransport(_Stubbing, AsyncClientTransport):
         self.wrapped = wrapped
         self._send_on = request_sender(wrapped)
         self._deliver = deliver
-        self._jobs = _JobsInFlight()
+        self._jobs = JobsInFlight()
 
     async def send_request_message(
         self,
@@ -497,7 +316,7 @@ class AsyncStubbingClientTransport(_Stubbing, AsyncClientTransport):
 
 
 def _refuse(service_name: str, body: Any) -> ImproperlyConfigured:
-    names = [_action_name(action) for action in body.get("actions", ())]
+    names = [action_name(action) for action in body.get("actions", ())]
     with _lock:
         stubbed = ", ".join(_active.actions_of(service_name)) or "none now"
     return ImproperlyConfigured(
