@@ -51,6 +51,8 @@ def test_the_sync_and_asyncio_call_methods_take_the_same_options() -> None:
 
 
 def test_call_options_equal_a_new_value_and_share_the_plain_ones() -> None:
+    assert call_options() is call_options() == CallOptions()
+    assert call_options(raise_job_errors=1) == CallOptions(raise_job_errors=1)  # type: ignore[arg-type]
     plain = call_options(timeout=2)
     assert plain == CallOptions(timeout=2)
     assert call_options(timeout=2) is plain

@@ -56,6 +56,7 @@ class CallOptions:
 # makes it: a frozen dataclass costs a call far more to build than to look up.
 _SHARED: dict[tuple[Any, ...], CallOptions] = {}
 _MOST_SHARED = 256
+_DEFAULTS = CallOptions()
 
 
 def call_options(
@@ -80,6 +81,15 @@ def call_options(
         and context is None
         and control_extra is None
     ):
+        if (
+            timeout is None
+            and raise_job_errors is True
+            and raise_action_errors is True
+            and catch_transport_errors is False
+            and continue_on_error is False
+        ):
+            # The options of a call that gives none, by far the most common.
+            return _DEFAULTS
         # The timeout's type is part of the key: 1 and 1.0 are equal, but not on the wire.
         key = (
             raise_job_errors,
