@@ -369,3 +369,54 @@ def test_closing_fails_waiting_calls_and_closes_the_transport() -> None:
         assert handler.statistics() == type(handler.statistics())(0, 0, False)
 
     asyncio.run(main())
+
+
+# --- telling the transport whether a reply comes ------------------------------------------
+
+
+class TellingAsyncTransport(ScriptedAsyncTransport):
+    def __init__(self, service_name: str, metrics: Any, **kwargs: Any) -> None:
+        super().__init__(service_name, metrics, **kwargs)
+        self.told: list[bool] = []
+
+    async def send_request_message(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
+    ) -> None:
+        self.told.append(expects_reply)
+        await super().send_request_message(request_id, meta, body, message_expiry_in_seconds)
+
+
+class TellingSyncTransport(ScriptedSyncTransport):
+    async_transport_class = "tests.client.test_aio_handler:TellingAsyncTransport"
+
+
+def test_the_asyncio_transport_is_told_whether_a_reply_is_expected() -> None:
+    async def main() -> list[bool]:
+        handler = AsyncServiceHandler(
+            "svc", ClientSettings.from_dict({"transport": {"path": TellingSyncTransport}})
+        )
+        transport = handler.transport
+        assert isinstance(transport, TellingAsyncTransport)
+        await handler.send_request(JobRequest(), expect_response=False)
+        request_id, _ = await handler.send_job(JobRequest(), None, has_deadline=True)
+        handler.give_up((request_id,))
+        return transport.told
+
+    assert asyncio.run(main()) == [False, True]
+
+
+def test_an_asyncio_transport_without_the_expects_reply_keyword_still_sends() -> None:
+    # ScriptedAsyncTransport's send_request_message is written as before the keyword existed.
+    async def main() -> list[int]:
+        handler, transport = make_handler()
+        await handler.send_request(JobRequest(), expect_response=False)
+        await handler.send_request(JobRequest())
+        return [sent[0] for sent in transport.sent]
+
+    assert len(asyncio.run(main())) == 2

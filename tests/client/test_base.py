@@ -1,4 +1,5 @@
-"""What the sync and asyncio clients share: naming the call site, building contexts."""
+"""What the sync and asyncio clients share: naming the call site, building contexts and
+jobs from the call options."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 import pytest
 
 from servicewire.client import base
-from servicewire.client.base import BaseClient, call_site, new_correlation_id
+from servicewire.client.base import BaseClient, CallOptions, call_site, new_correlation_id
 
 
 def test_the_call_site_is_the_first_frame_outside_servicewire() -> None:
@@ -61,11 +62,28 @@ def test_a_forked_child_makes_other_correlation_ids_than_its_parent() -> None:
 
 def test_a_context_gets_a_correlation_id_switches_and_the_caller() -> None:
     client = BaseClient({}, context={"switches": [2], "tenant": "a"})
-    context = client._make_context([1], None, {"locale": "fr"}, caller="here")
+    options = CallOptions(switches=[1], context={"locale": "fr"})
+    context = client._make_context(options, None, caller="here")
     assert context["switches"] == [1, 2]
     assert len(context["correlation_id"]) == 32
     assert (context["tenant"], context["locale"], context["caller"]) == ("a", "fr", "here")
-    assert client._make_context(None, None, {"caller": "given"}, "here")["caller"] == "given"
+    given = CallOptions(context={"caller": "given"})
+    assert client._make_context(given, None, "here")["caller"] == "given"
+
+
+def test_a_job_is_made_from_the_call_options() -> None:
+    client = BaseClient({})
+    options = CallOptions(continue_on_error=True, timeout=5, control_extra={"x": 1})
+    job = client._make_job([{"action": "a"}], options, "id", None)
+    assert job.control == {
+        "continue_on_error": True,
+        "suppress_response": False,
+        "timeout": 5,
+        "x": 1,
+    }
+    assert job.context["correlation_id"] == "id"
+    silent = client._make_job([], CallOptions(), None, None, suppress_response=True)
+    assert silent.control == {"continue_on_error": False, "suppress_response": True}
 
 
 def test_no_call_site_is_looked_for_when_a_caller_is_given() -> None:

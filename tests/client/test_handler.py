@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
@@ -157,3 +158,67 @@ def test_forget_later_drops_requests_when_the_owner_is_collected() -> None:
     assert request_id in handler._state().outstanding
     del owner
     assert request_id not in handler._state().outstanding
+
+
+# --- telling the transport whether a reply comes ------------------------------------------
+
+
+class TellingTransport(ScriptedTransport):
+    """Notes, for each request, whether it was told a reply is expected."""
+
+    def __init__(self, service_name: str, metrics: Any, **kwargs: Any) -> None:
+        super().__init__(service_name, metrics, **kwargs)
+        self.told: list[bool] = []
+
+    def send_request_message(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
+    ) -> None:
+        self.told.append(expects_reply)
+        super().send_request_message(request_id, meta, body, message_expiry_in_seconds)
+
+
+def test_the_transport_is_told_whether_a_reply_is_expected() -> None:
+    handler = ServiceHandler(
+        "svc", ClientSettings.from_dict({"transport": {"path": TellingTransport}})
+    )
+    transport = handler.transport
+    assert isinstance(transport, TellingTransport)
+    handler.send_request(JobRequest())
+    # Told by the caller, whatever the job's control says.
+    handler.send_request(JobRequest(control={"suppress_response": False}), expect_response=False)
+    handler.send_request(JobRequest(control={"suppress_response": True}))
+    assert transport.told == [True, False, True]
+
+
+def test_a_transport_without_the_expects_reply_keyword_still_sends() -> None:
+    # ScriptedTransport's send_request_message is written as before the keyword existed.
+    handler, transport = make_handler()
+    silent = handler.send_request(JobRequest(), expect_response=False)
+    answered = handler.send_request(JobRequest())
+    assert [sent[0] for sent in transport.sent] == [silent, answered]
+    transport.replies.append(reply(answered, "a"))
+    assert dict(handler.get_all_responses()) == {answered: JobResponse(context={"m": "a"})}
+
+
+def test_the_transport_signature_is_read_once_not_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read: list[object] = []
+    signature = inspect.signature
+
+    def counting_signature(function: Any) -> inspect.Signature:
+        read.append(function)
+        return signature(function)
+
+    monkeypatch.setattr(inspect, "signature", counting_signature)
+    handler, transport = make_handler()
+    for _ in range(3):
+        handler.send_request(JobRequest(), expect_response=False)
+    assert len(transport.sent) == 3
+    assert len(read) == 1

@@ -1,9 +1,11 @@
-"""The seam for test doubles: an installed interceptor wraps the transport of every handler,
-old and new, sync and asyncio, and gives each its own back when uninstalled."""
+"""The seam for test doubles: while a transport hook is installed, every handler, old and new,
+sync and asyncio, sends through the transport the hook gives, and goes back to its own after."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -11,9 +13,10 @@ import pytest
 
 from servicewire import AsyncClient, Client, ClientSettings, ImproperlyConfigured
 from servicewire.client.intercept import (
-    install_interceptor,
+    hook_point,
+    install_transport_hook,
     settings_for_unconfigured_service,
-    uninstall_interceptor,
+    uninstall_transport_hook,
 )
 from servicewire.transport.base import AsyncClientTransport, ClientTransport, ReceivedMessage
 from servicewire.transport.local import AsyncLocalClientTransport, LocalClientTransport
@@ -34,9 +37,13 @@ class Recording(ClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         self.sent.append(body["actions"][0]["action"])
-        self.wrapped.send_request_message(request_id, meta, body, message_expiry_in_seconds)
+        self.wrapped.send_request_message(
+            request_id, meta, body, message_expiry_in_seconds, expects_reply=expects_reply
+        )
 
     def receive_response_message(
         self, receive_timeout_in_seconds: int | float | None = None
@@ -59,6 +66,8 @@ class AnsweringAtOnce(AsyncClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         reply = {"actions": [{"action": "square", "body": {"square": "intercepted"}}]}
         self.deliver(ReceivedMessage(request_id, meta, reply))
@@ -69,7 +78,7 @@ class AnsweringAtOnce(AsyncClientTransport):
         raise AssertionError("replies are delivered, never received")
 
 
-class Interceptor:
+class Hook:
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.unwrappable = True
@@ -94,84 +103,92 @@ class Interceptor:
 
 
 @pytest.fixture
-def interceptor() -> Iterator[Interceptor]:
-    interceptor = Interceptor()
-    yield interceptor
-    interceptor.unwrappable = True
-    uninstall_interceptor(interceptor)
+def hook() -> Iterator[Hook]:
+    hook = Hook()
+    yield hook
+    uninstall_transport_hook(hook)
 
 
 def square(client: Client) -> Any:
     return client.call_action("math", "square", {"number": 3}).body
 
 
-def test_handlers_built_before_and_after_are_wrapped_then_given_back(
-    interceptor: Interceptor,
+def test_handlers_built_before_and_after_send_through_the_hook_then_their_own(
+    hook: Hook,
 ) -> None:
     before = Client({"math": local_settings(Math)})
     square(before)
     original = before.handlers["math"].transport
-    install_interceptor(interceptor)
+    install_transport_hook(hook)
     after = Client({"math": local_settings(Math)})
     assert (square(before), square(after)) == ({"square": 9}, {"square": 9})
-    assert interceptor.sent == ["square", "square"]
+    assert hook.sent == ["square", "square"]
     assert isinstance(before.handlers["math"].transport, Recording)
-    uninstall_interceptor(interceptor)
+    uninstall_transport_hook(hook)
+    assert (square(before), square(after)) == ({"square": 9}, {"square": 9})
+    assert hook.sent == ["square", "square"]
     assert before.handlers["math"].transport is original
     assert isinstance(after.handlers["math"].transport, LocalClientTransport)
-    square(after)
-    assert interceptor.sent == ["square", "square"]
 
 
-def test_a_transport_the_interceptor_may_not_unwrap_yet_stays_until_a_later_uninstall(
-    interceptor: Interceptor,
+def test_a_transport_the_hook_may_not_unwrap_yet_stays_until_a_send_finds_it_may(
+    hook: Hook,
 ) -> None:
     client = Client({"math": local_settings(Math)})
-    install_interceptor(interceptor)
+    install_transport_hook(hook)
     square(client)
-    interceptor.unwrappable = False
-    uninstall_interceptor(interceptor)
+    hook.unwrappable = False
+    uninstall_transport_hook(hook)
+    square(client)
+    assert hook.sent == ["square", "square"]
     assert isinstance(client.handlers["math"].transport, Recording)
-    install_interceptor(interceptor)
-    assert isinstance(client.handlers["math"].transport.wrapped, LocalClientTransport)  # type: ignore[attr-defined]
-    interceptor.unwrappable = True
-    uninstall_interceptor(interceptor)
+    hook.unwrappable = True
+    square(client)
+    assert hook.sent == ["square", "square"]
     assert isinstance(client.handlers["math"].transport, LocalClientTransport)
 
 
-def test_only_one_interceptor_may_be_installed(interceptor: Interceptor) -> None:
-    install_interceptor(interceptor)
-    install_interceptor(interceptor)
-    with pytest.raises(RuntimeError, match="Another transport interceptor is already installed"):
-        install_interceptor(Interceptor())
+def test_only_one_hook_may_be_installed(hook: Hook) -> None:
+    install_transport_hook(hook)
+    install_transport_hook(hook)
+    with pytest.raises(RuntimeError, match="Another transport hook is already installed"):
+        install_transport_hook(Hook())
+    uninstall_transport_hook(Hook())
+    assert hook_point.hook is hook
 
 
-def test_the_interceptor_may_offer_settings_for_an_unconfigured_service(
-    interceptor: Interceptor,
-) -> None:
+def test_nothing_keeps_the_handlers_of_a_client(hook: Hook) -> None:
+    client = Client({"math": local_settings(Math)})
+    square(client)
+    handler = weakref.ref(client.handlers["math"])
+    del client
+    gc.collect()
+    assert handler() is None
+
+
+def test_the_hook_may_offer_settings_for_an_unconfigured_service(hook: Hook) -> None:
     assert settings_for_unconfigured_service("math") is None
-    install_interceptor(interceptor)
+    install_transport_hook(hook)
     with pytest.raises(ImproperlyConfigured, match="Unrecognized service name 'math'"):
         square(Client({}))
-    interceptor.unconfigured = ClientSettings.from_dict(local_settings(Math))
+    hook.unconfigured = ClientSettings.from_dict(local_settings(Math))
     assert square(Client({})) == {"square": 9}
-    uninstall_interceptor(interceptor)
+    uninstall_transport_hook(hook)
     assert settings_for_unconfigured_service("math") is None
 
 
-def test_asyncio_handlers_get_a_deliver_function_for_immediate_replies(
-    interceptor: Interceptor,
-) -> None:
+def test_asyncio_handlers_get_a_deliver_function_for_immediate_replies(hook: Hook) -> None:
     async def calls() -> tuple[Any, Any]:
         async with AsyncClient({"math": local_settings(Math)}) as client:
             await client.call_action("math", "square", {"number": 2})
             handler = client.handlers["math"]
             original = handler.transport
-            install_interceptor(interceptor)
+            install_transport_hook(hook)
             intercepted = (await client.call_action("math", "square", {"number": 2})).body
-            uninstall_interceptor(interceptor)
+            uninstall_transport_hook(hook)
+            real = (await client.call_action("math", "square", {"number": 2})).body
             assert handler.transport is original
             assert isinstance(original, AsyncLocalClientTransport)
-            return intercepted, (await client.call_action("math", "square", {"number": 2})).body
+            return intercepted, real
 
     assert asyncio.run(calls()) == ({"square": "intercepted"}, {"square": 4})

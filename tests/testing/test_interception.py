@@ -253,9 +253,10 @@ def test_clients_made_before_the_stub_are_stubbed_and_given_their_transport_back
     handler = client.handlers["users"]
     original = handler.transport
     with stub_action("users", "count_users", body={"count": 3}):
+        assert client.call_action("users", "count_users").body == {"count": 3}
         assert isinstance(handler.transport, StubbingClientTransport)
         assert handler.transport.server is original.server  # type: ignore[attr-defined]
-        assert client.call_action("users", "count_users").body == {"count": 3}
+    assert client.call_action("users", "list_users", {"n": 1}).body == REAL_ECHO
     assert handler.transport is original
     assert isinstance(original, LocalClientTransport)
 
@@ -266,6 +267,7 @@ def test_clients_made_while_stubbed_get_their_own_transport_back_after() -> None
         with stub_action("users", "count_users", body={"count": 3}):
             assert client.call_action("users", "count_users").body == {"count": 3}
             assert isinstance(client.handlers["users"].transport, StubbingClientTransport)
+        assert client.call_action("users", "count_users").body == {"real": True, "body": {}}
         assert isinstance(client.handlers["users"].transport, LocalClientTransport)
     finally:
         client.close()
@@ -405,8 +407,9 @@ def test_the_asyncio_client_gets_its_transport_back() -> None:
             handler = client.handlers["users"]
             original = handler.transport
             with stub_action("users", "count_users"):
-                assert isinstance(handler.transport, AsyncStubbingClientTransport)
                 await client.call_action("users", "count_users")
+                assert isinstance(handler.transport, AsyncStubbingClientTransport)
+            await client.call_action("users", "list_users")
             assert handler.transport is original
             assert isinstance(original, AsyncLocalClientTransport)
 

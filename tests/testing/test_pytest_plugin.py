@@ -117,7 +117,7 @@ def test_loading_the_plugin_imports_no_testing_module_and_installs_nothing() -> 
         import servicewire.testing.pytest_plugin
         from servicewire.client import intercept
         loaded = sorted(name for name in sys.modules if name.startswith("servicewire.testing"))
-        print(loaded, "unittest.mock" in sys.modules, intercept._registry.interceptor)
+        print(loaded, "unittest.mock" in sys.modules, intercept.hook_point.hook)
         """
     )
     output = subprocess.run(

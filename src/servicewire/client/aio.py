@@ -19,11 +19,13 @@ from servicewire.client.aio_handler import AsyncServiceHandler, async_transport_
 from servicewire.client.base import (
     ActionArgument,
     BaseClient,
+    CallOptions,
     Expansions,
     Switches,
     first_action,
 )
 from servicewire.client.expander import expansion_steps
+from servicewire.client.options import call_options
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import ClientError, TransportError
 from servicewire.transport.base import AsyncClientTransport
@@ -106,16 +108,20 @@ class AsyncClient(BaseClient):
         :meth:`get_all_responses` from the same task (replies a task leaves uncollected are
         dropped when it ends). With ``suppress_response`` the service sends no reply."""
         handler = self._get_handler(service_name)
+        options = call_options(
+            timeout=message_expiry_in_seconds,
+            switches=switches,
+            correlation_id=correlation_id,
+            continue_on_error=continue_on_error,
+            context=context,
+            control_extra=control_extra,
+        )
         job = self._make_job(
             actions,
-            switches,
+            options,
             correlation_id,
-            continue_on_error,
-            context,
-            control_extra,
-            suppress_response,
-            message_expiry_in_seconds,
             self._caller(context, 1),
+            suppress_response=suppress_response,
         )
         return await handler.send_request(
             job, message_expiry_in_seconds, expect_response=not suppress_response
@@ -146,12 +152,20 @@ class AsyncClient(BaseClient):
     ) -> ActionResponse:
         """Call one action and return its :class:`ActionResponse` (or, with
         ``raise_job_errors=False``, the job's errors if the job failed)."""
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            context=context,
+            control_extra=control_extra,
+        )
         request = ActionRequest(action, body if body is not None else {})
         (response,) = await self._call_jobs(
-            ({"service_name": service_name, "actions": (request,)},),
-            expansions, raise_job_errors, raise_action_errors, False, timeout, switches,
-            correlation_id, False, context, control_extra,
-        )  # fmt: skip
+            ({"service_name": service_name, "actions": (request,)},), options
+        )
         return first_action(response)
 
     async def call_actions(
@@ -169,12 +183,21 @@ class AsyncClient(BaseClient):
         control_extra: Control | None = None,
     ) -> JobResponse:
         """Send one job of one or more actions and return its :class:`JobResponse`."""
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            continue_on_error=continue_on_error,
+            context=context,
+            control_extra=control_extra,
+        )
         response: JobResponse
         (response,) = await self._call_jobs(
-            ({"service_name": service_name, "actions": actions},),
-            expansions, raise_job_errors, raise_action_errors, False, timeout, switches,
-            correlation_id, continue_on_error, context, control_extra,
-        )  # fmt: skip
+            ({"service_name": service_name, "actions": actions},), options
+        )
         return response
 
     async def call_actions_parallel(
@@ -194,11 +217,20 @@ class AsyncClient(BaseClient):
         """Send each action as its own job, all at once, and return their responses in
         order. Items may be exceptions (``catch_transport_errors``) or lists of job errors
         (``raise_job_errors=False``) in place of action responses."""
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            catch_transport_errors=catch_transport_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            context=context,
+            control_extra=control_extra,
+        )
         jobs = await self._call_jobs(
-            ({"service_name": service_name, "actions": (action,)} for action in actions),
-            expansions, raise_job_errors, raise_action_errors, catch_transport_errors, timeout,
-            switches, correlation_id, False, context, control_extra,
-        )  # fmt: skip
+            ({"service_name": service_name, "actions": (action,)} for action in actions), options
+        )
         return [job if isinstance(job, Exception) else first_action(job) for job in jobs]
 
     async def call_jobs_parallel(
@@ -217,46 +249,42 @@ class AsyncClient(BaseClient):
     ) -> list[Any]:
         """Send several jobs (``{"service_name": ..., "actions": [...]}``), to one or more
         services, at once, and return their responses in the order of ``jobs``."""
-        return await self._call_jobs(
-            jobs, expansions, raise_job_errors, raise_action_errors, catch_transport_errors,
-            timeout, switches, correlation_id, continue_on_error, context, control_extra,
-        )  # fmt: skip
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            catch_transport_errors=catch_transport_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            continue_on_error=continue_on_error,
+            context=context,
+            control_extra=control_extra,
+        )
+        return await self._call_jobs(jobs, options)
 
     async def _call_jobs(
-        self,
-        jobs: Iterable[Mapping[str, Any]],
-        expansions: Expansions,
-        raise_job_errors: bool,
-        raise_action_errors: bool,
-        catch_transport_errors: bool,
-        timeout: int | float | None,
-        switches: Switches,
-        correlation_id: str | None,
-        continue_on_error: bool,
-        context: Context | None,
-        control_extra: Control | None,
+        self, jobs: Iterable[Mapping[str, Any]], options: CallOptions
     ) -> list[Any]:
         """Send every job, wait for the replies (``timeout`` bounding the whole wait), check
         them and expand them; every call style comes down to this."""
-        if expansions:
-            self._check_expansions(expansions)
-        correlation_id = self._shared_correlation_id(correlation_id, context)
-        caller = self._caller(context)
+        if options.expansions:
+            self._check_expansions(options.expansions)
+        timeout = options.timeout
+        correlation_id = self._shared_correlation_id(options)
+        caller = self._caller(options.context)
         sent: list[_Sent | Exception] = []
         futures: dict[_Sent, asyncio.Future[JobResponse]] = {}
         try:
             for job in jobs:
                 try:
                     handler = self._get_handler(job["service_name"])
-                    job_request = self._make_job(
-                        job["actions"], switches, correlation_id, continue_on_error, context,
-                        control_extra, timeout=timeout, caller=caller,
-                    )  # fmt: skip
+                    job_request = self._make_job(job["actions"], options, correlation_id, caller)
                     request_id, future = await handler.send_job(
                         job_request, timeout, has_deadline=timeout is not None
                     )
                 except TransportError as error:
-                    if not catch_transport_errors:
+                    if not options.catch_transport_errors:
                         raise
                     sent.append(error)
                     continue
@@ -271,11 +299,9 @@ class AsyncClient(BaseClient):
                     handler.give_up((request_id,))
                 elif not future.cancelled():
                     future.exception()  # retrieved, so that asyncio does not log it as lost
-        results, to_expand = self._job_results(
-            sent, received, raise_job_errors, raise_action_errors, catch_transport_errors
-        )
-        if expansions:
-            await self._expand(to_expand, expansions, timeout, switches, context)
+        results, to_expand = self._job_results(sent, received, options)
+        if options.expansions:
+            await self._expand(to_expand, options)
         return results
 
     @staticmethod
@@ -307,22 +333,17 @@ class AsyncClient(BaseClient):
         return received
 
     async def _expand(
-        self,
-        action_responses: Sequence[ActionResponse],
-        expansions: Expansions,
-        timeout: int | float | None,
-        switches: Switches,
-        context: Context | None,
+        self, action_responses: Sequence[ActionResponse], options: CallOptions
     ) -> None:
         """Run the expansions, level by level, each level's calls in parallel."""
-        steps = expansion_steps(self._expansion_settings(), action_responses, expansions or {})
+        steps = expansion_steps(
+            self._expansion_settings(), action_responses, options.expansions or {}
+        )
+        expansion_options = options.for_expansions()
         try:
             calls = next(steps)
             while True:
-                results = await self._call_jobs(
-                    self._expansion_jobs(calls),
-                    None, False, False, True, timeout, switches, None, False, context, None,
-                )  # fmt: skip
+                results = await self._call_jobs(self._expansion_jobs(calls), expansion_options)
                 calls = steps.send(results)
         except StopIteration:
             return

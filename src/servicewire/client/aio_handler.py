@@ -28,7 +28,7 @@ from typing import Any
 
 from servicewire._middleware import make_middleware_stack
 from servicewire.client.handler import CLIENT_PROTOCOL_VERSION, BaseServiceHandler
-from servicewire.client.intercept import TransportInterceptor, handler_built
+from servicewire.client.intercept import TransportHook, hook_point
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import (
     ClientError,
@@ -38,7 +38,12 @@ from servicewire.errors import (
     MessageSendError,
 )
 from servicewire.settings import import_path
-from servicewire.transport.base import AsyncClientTransport, ReceivedMessage
+from servicewire.transport.base import (
+    AsyncClientTransport,
+    ReceivedMessage,
+    RequestSender,
+    request_sender,
+)
 from servicewire.types import JobRequest, JobResponse
 
 __all__ = ["AsyncHandlerStatistics", "AsyncServiceHandler", "async_transport_class"]
@@ -104,7 +109,12 @@ class AsyncServiceHandler(BaseServiceHandler):
     ) -> None:
         super().__init__(service_name, settings)
         transport_class = transport_class or async_transport_class(service_name, settings)
-        self.transport = transport_class(service_name, self.metrics, **settings.transport.kwargs)
+        self.transport: AsyncClientTransport
+        self._send_message: RequestSender
+        self._use_transport(
+            transport_class(service_name, self.metrics, **settings.transport.kwargs)
+        )
+        self._own_transport = self.transport
         # The middleware are sync wrappers: the request stack runs down to a base that holds
         # the message for the send awaited after it, and the response stack runs, in the
         # reader, down to a base that hands over the message just received.
@@ -127,13 +137,13 @@ class AsyncServiceHandler(BaseServiceHandler):
         self._reader: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closed = False
-        handler_built(self)
 
-    def _wrap_transport(self, interceptor: TransportInterceptor) -> None:
-        self.transport = interceptor.wrap_async(self.service_name, self.transport, self._deliver)
-
-    def _restore_transport(self, transport: AsyncClientTransport) -> None:
+    def _use_transport(self, transport: AsyncClientTransport) -> None:
         self.transport = transport
+        self._send_message = request_sender(transport)
+
+    def _wrapped_by(self, hook: TransportHook) -> AsyncClientTransport:
+        return hook.wrap_async(self.service_name, self._own_transport, self._deliver)
 
     # --- sending --------------------------------------------------------------------------
 
@@ -226,9 +236,15 @@ class AsyncServiceHandler(BaseServiceHandler):
         if expect_response:
             # Registered before sending, so that a reply that outruns the send is kept.
             self._pending[request_id] = future
+        if hook_point.hook is not self._followed_hook:
+            self._follow_hook()
         try:
-            await self.transport.send_request_message(
-                request_id, meta, job_request.to_dict(), message_expiry_in_seconds
+            await self._send_message(
+                request_id,
+                meta,
+                job_request.to_dict(),
+                message_expiry_in_seconds,
+                expects_reply=expect_response,
             )
         except BaseException:
             self.give_up((request_id,))
@@ -443,4 +459,4 @@ class AsyncServiceHandler(BaseServiceHandler):
                 task.remove_done_callback(self._forget_parked)
             self._forget_parked(task)
         self.give_up(list(self._pending))
-        await self.transport.aclose()
+        await self._own_transport.aclose()

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar
 
 from servicewire.client.expander import ExpansionCall, ExpansionSettings, plan_expansions
 from servicewire.client.intercept import settings_for_unconfigured_service
+from servicewire.client.options import CallOptions, Expansions, Switches
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import (
     CallActionError,
@@ -34,11 +35,18 @@ from servicewire.types import (
     JobResponse,
 )
 
-__all__ = ["BaseClient", "call_site", "first_action", "new_correlation_id"]
+__all__ = [
+    "ActionArgument",
+    "BaseClient",
+    "CallOptions",
+    "Expansions",
+    "Switches",
+    "call_site",
+    "first_action",
+    "new_correlation_id",
+]
 
 ActionArgument = ActionRequest | Mapping[str, Any]
-Switches = Iterable[int] | None
-Expansions = Mapping[str, Sequence[str]] | None
 
 SentKey = TypeVar("SentKey", bound=Hashable)
 
@@ -182,23 +190,20 @@ class BaseClient:
             return None
         return call_site(depth + 2)
 
-    def _shared_correlation_id(
-        self, correlation_id: str | None, context: Context | None
-    ) -> str | None:
+    def _shared_correlation_id(self, options: CallOptions) -> str | None:
         """The correlation id every job of one parallel call shares: the given one, the
         call context's, or a new one unless the client's context provides it."""
-        correlation_id = correlation_id or (context or {}).get("correlation_id")
+        context = options.context
+        correlation_id = options.correlation_id or (context or {}).get("correlation_id")
         if correlation_id is None and "correlation_id" not in self.context:
             correlation_id = new_correlation_id()
         return correlation_id
 
     def _make_context(
-        self,
-        switches: Switches,
-        correlation_id: str | None,
-        context: Context | None,
-        caller: str | None = None,
+        self, options: CallOptions, correlation_id: str | None, caller: str | None
     ) -> Context:
+        context = options.context
+        switches = options.switches
         merged = {**self.context, **context} if context else self.context.copy()
         if correlation_id is not None:
             merged["correlation_id"] = correlation_id
@@ -220,26 +225,25 @@ class BaseClient:
     def _make_job(
         self,
         actions: Iterable[ActionArgument],
-        switches: Switches,
+        options: CallOptions,
         correlation_id: str | None,
-        continue_on_error: bool,
-        context: Context | None,
-        control_extra: Control | None,
+        caller: str | None,
+        *,
         suppress_response: bool = False,
-        timeout: int | float | None = None,
-        caller: str | None = None,
     ) -> JobRequest:
+        """A job of ``actions`` made with ``options`` (their ``timeout`` also in its
+        control), in a context with ``correlation_id`` (a new one if ``None``)."""
         control: Control = {
-            "continue_on_error": continue_on_error,
+            "continue_on_error": options.continue_on_error,
             "suppress_response": suppress_response,
         }
-        if timeout:
-            control["timeout"] = timeout
-        if control_extra:
-            control.update(control_extra)
+        if options.timeout:
+            control["timeout"] = options.timeout
+        if options.control_extra:
+            control.update(options.control_extra)
         return JobRequest(
             control=control,
-            context=self._make_context(switches, correlation_id, context, caller),
+            context=self._make_context(options, correlation_id, caller),
             actions=[
                 action if isinstance(action, ActionRequest) else _action_request(action)
                 for action in actions
@@ -249,12 +253,10 @@ class BaseClient:
     # --- judging responses ----------------------------------------------------------------
 
     @staticmethod
-    def _check_errors(
-        response: JobResponse, raise_job_errors: bool, raise_action_errors: bool
-    ) -> None:
-        if raise_job_errors and response.errors:
+    def _check_errors(response: JobResponse, options: CallOptions) -> None:
+        if options.raise_job_errors and response.errors:
             raise CallJobError(response.errors)
-        if raise_action_errors:
+        if options.raise_action_errors:
             failed = [action for action in response.actions if action.errors]
             if failed:
                 raise CallActionError(failed)
@@ -263,22 +265,21 @@ class BaseClient:
         self,
         sent: Sequence[SentKey | Exception],
         received: Mapping[SentKey, JobResponse | Exception],
-        raise_job_errors: bool,
-        raise_action_errors: bool,
-        catch_transport_errors: bool,
+        options: CallOptions,
     ) -> tuple[list[Any], list[ActionResponse]]:
         """The results of a parallel call in request order, and the action responses to
         expand. ``sent`` holds a key per job (or the error that stopped its sending), and
         ``received`` the outcome for each key.
 
-        Raises the first error in request order that the flags do not ask to return.
+        Raises the first error in request order that the options do not ask to return.
         """
+        catch_transport_errors = options.catch_transport_errors
         results: list[Any] = []
         to_expand: list[ActionResponse] = []
         for item in sent:
             outcome = item if isinstance(item, Exception) else received[item]
             if isinstance(outcome, JobResponse):
-                self._check_errors(outcome, raise_job_errors, raise_action_errors)
+                self._check_errors(outcome, options)
                 to_expand.extend(outcome.actions)
             elif not (catch_transport_errors and isinstance(outcome, TransportError)):
                 raise outcome

@@ -10,6 +10,7 @@ from typing import Any, ClassVar, TypeVar
 from servicewire.client.base import (
     ActionArgument,
     BaseClient,
+    CallOptions,
     Expansions,
     Switches,
     first_action,
@@ -17,6 +18,7 @@ from servicewire.client.base import (
 from servicewire.client.expander import expansion_steps
 from servicewire.client.futures import FutureResponse
 from servicewire.client.handler import ServiceHandler
+from servicewire.client.options import call_options
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import TransportError
 from servicewire.types import (
@@ -72,25 +74,18 @@ class Client(BaseClient):
                 self.handlers[service_name] = self.handler_class(service_name, settings)
             return self.handlers[service_name]
 
-    def _expand(
-        self,
-        action_responses: Sequence[ActionResponse],
-        expansions: Expansions,
-        timeout: int | float | None,
-        switches: Switches,
-        context: Context | None,
-    ) -> None:
+    def _expand(self, action_responses: Sequence[ActionResponse], options: CallOptions) -> None:
         """Run the expansions, level by level, each level's calls in parallel."""
-        if not expansions:
+        if not options.expansions:
             return
-        steps = expansion_steps(self._expansion_settings(), action_responses, expansions)
+        steps = expansion_steps(self._expansion_settings(), action_responses, options.expansions)
+        expansion_options = options.for_expansions()
         try:
             calls = next(steps)
             while True:
-                results = self._call_jobs(
-                    self._expansion_jobs(calls),
-                    None, False, False, True, timeout, switches, None, False, context, None,
-                )(timeout)  # fmt: skip
+                results = self._call_jobs(self._expansion_jobs(calls), expansion_options)(
+                    options.timeout
+                )
                 calls = steps.send(results)
         except StopIteration:
             return
@@ -113,16 +108,20 @@ class Client(BaseClient):
         :meth:`get_all_responses`). With ``suppress_response`` the service sends no reply.
         """
         handler = self._get_handler(service_name)
+        options = call_options(
+            timeout=message_expiry_in_seconds,
+            switches=switches,
+            correlation_id=correlation_id,
+            continue_on_error=continue_on_error,
+            context=context,
+            control_extra=control_extra,
+        )
         job = self._make_job(
             actions,
-            switches,
+            options,
             correlation_id,
-            continue_on_error,
-            context,
-            control_extra,
-            suppress_response,
-            message_expiry_in_seconds,
             self._caller(context, 1),
+            suppress_response=suppress_response,
         )
         return handler.send_request(
             job, message_expiry_in_seconds, expect_response=not suppress_response
@@ -152,14 +151,19 @@ class Client(BaseClient):
         control_extra: Control | None = None,
     ) -> JobResponse:
         """Send one job of one or more actions and return its :class:`JobResponse`."""
-        handler, request_id = self._send_job(
-            service_name, actions, expansions, timeout, switches, correlation_id,
-            continue_on_error, context, control_extra,
-        )  # fmt: skip
-        return self._job_response(
-            handler, request_id, timeout, True, expansions, raise_job_errors,
-            raise_action_errors, timeout, switches, context,
-        )  # fmt: skip
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            continue_on_error=continue_on_error,
+            context=context,
+            control_extra=control_extra,
+        )
+        handler, request_id = self._send_job(service_name, actions, options)
+        return self._job_response(handler, request_id, timeout, True, options)
 
     def call_actions_future(
         self,
@@ -176,15 +180,19 @@ class Client(BaseClient):
         control_extra: Control | None = None,
     ) -> FutureResponse[JobResponse]:
         """Like :meth:`call_actions`, but return at once with a future of the response."""
-        handler, request_id = self._send_job(
-            service_name, actions, expansions, timeout, switches, correlation_id,
-            continue_on_error, context, control_extra,
-        )  # fmt: skip
-        get_job = self._later_job_response(
-            handler, request_id, expansions, raise_job_errors, raise_action_errors, timeout,
-            switches, context,
-        )  # fmt: skip
-        return self._future(get_job, timeout)
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            continue_on_error=continue_on_error,
+            context=context,
+            control_extra=control_extra,
+        )
+        handler, request_id = self._send_job(service_name, actions, options)
+        return self._future(self._later_job_response(handler, request_id, options), timeout)
 
     def call_action(
         self,
@@ -205,16 +213,19 @@ class Client(BaseClient):
         With ``raise_job_errors=False``, a job that failed returns its list of job errors
         in place of the action response.
         """
-        handler, request_id = self._send_job(
-            service_name, (ActionRequest(action, body if body is not None else {}),),
-            expansions, timeout, switches, correlation_id, False, context, control_extra,
-        )  # fmt: skip
-        return first_action(
-            self._job_response(
-                handler, request_id, timeout, True, expansions, raise_job_errors,
-                raise_action_errors, timeout, switches, context,
-            )
-        )  # fmt: skip
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            context=context,
+            control_extra=control_extra,
+        )
+        request = ActionRequest(action, body if body is not None else {})
+        handler, request_id = self._send_job(service_name, (request,), options)
+        return first_action(self._job_response(handler, request_id, timeout, True, options))
 
     def call_action_future(
         self,
@@ -231,37 +242,32 @@ class Client(BaseClient):
         control_extra: Control | None = None,
     ) -> FutureResponse[ActionResponse]:
         """Like :meth:`call_action`, but return at once with a future of the response."""
-        handler, request_id = self._send_job(
-            service_name, (ActionRequest(action, body if body is not None else {}),),
-            expansions, timeout, switches, correlation_id, False, context, control_extra,
-        )  # fmt: skip
-        get_job = self._later_job_response(
-            handler, request_id, expansions, raise_job_errors, raise_action_errors, timeout,
-            switches, context,
-        )  # fmt: skip
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            context=context,
+            control_extra=control_extra,
+        )
+        request = ActionRequest(action, body if body is not None else {})
+        handler, request_id = self._send_job(service_name, (request,), options)
+        get_job = self._later_job_response(handler, request_id, options)
         return self._future(lambda wait: first_action(get_job(wait)), timeout)
 
     def _send_job(
-        self,
-        service_name: str,
-        actions: Iterable[ActionArgument],
-        expansions: Expansions,
-        timeout: int | float | None,
-        switches: Switches,
-        correlation_id: str | None,
-        continue_on_error: bool,
-        context: Context | None,
-        control_extra: Control | None,
+        self, service_name: str, actions: Iterable[ActionArgument], options: CallOptions
     ) -> tuple[ServiceHandler, int]:
         """Build and send one job; return its handler and request id."""
-        if expansions:
-            self._check_expansions(expansions)
+        if options.expansions:
+            self._check_expansions(options.expansions)
         handler = self._get_handler(service_name)
         job = self._make_job(
-            actions, switches, correlation_id, continue_on_error, context, control_extra,
-            timeout=timeout, caller=self._caller(context),
-        )  # fmt: skip
-        return handler, handler.send_request(job, timeout)
+            actions, options, options.correlation_id, self._caller(options.context)
+        )
+        return handler, handler.send_request(job, options.timeout)
 
     def _job_response(
         self,
@@ -269,41 +275,25 @@ class Client(BaseClient):
         request_id: int,
         wait: float | None,
         give_up_on_timeout: bool,
-        expansions: Expansions,
-        raise_job_errors: bool,
-        raise_action_errors: bool,
-        timeout: int | float | None,
-        switches: Switches,
-        context: Context | None,
+        options: CallOptions,
     ) -> JobResponse:
         """Wait for the reply to one job (at most ``wait``), check it and expand it."""
         response = handler.wait_for((request_id,), wait, give_up_on_timeout=give_up_on_timeout)[
             request_id
         ]
-        self._check_errors(response, raise_job_errors, raise_action_errors)
-        if expansions:
-            self._expand(response.actions, expansions, timeout, switches, context)
+        self._check_errors(response, options)
+        if options.expansions:
+            self._expand(response.actions, options)
         return response
 
     def _later_job_response(
-        self,
-        handler: ServiceHandler,
-        request_id: int,
-        expansions: Expansions,
-        raise_job_errors: bool,
-        raise_action_errors: bool,
-        timeout: int | float | None,
-        switches: Switches,
-        context: Context | None,
+        self, handler: ServiceHandler, request_id: int, options: CallOptions
     ) -> Callable[[float | None], JobResponse]:
         """The function a future calls to get the reply to one job (its request is forgotten
         when the function is)."""
 
         def get_response(wait: float | None) -> JobResponse:
-            return self._job_response(
-                handler, request_id, wait, False, expansions, raise_job_errors,
-                raise_action_errors, timeout, switches, context,
-            )  # fmt: skip
+            return self._job_response(handler, request_id, wait, False, options)
 
         handler.forget_later(get_response, (request_id,))
         return get_response
@@ -336,10 +326,19 @@ class Client(BaseClient):
         With ``catch_transport_errors``, a job whose send or receive failed has the exception
         in its place; with ``raise_job_errors=False``, job errors are returned, not raised.
         """
-        return self._call_jobs(
-            jobs, expansions, raise_job_errors, raise_action_errors, catch_transport_errors,
-            timeout, switches, correlation_id, continue_on_error, context, control_extra,
-        )(timeout)  # fmt: skip
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            catch_transport_errors=catch_transport_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            continue_on_error=continue_on_error,
+            context=context,
+            control_extra=control_extra,
+        )
+        return self._call_jobs(jobs, options)(timeout)
 
     def call_jobs_parallel_future(
         self,
@@ -356,14 +355,19 @@ class Client(BaseClient):
         control_extra: Control | None = None,
     ) -> FutureResponse[list[JobResponse]]:
         """Like :meth:`call_jobs_parallel`, but return at once with a future of the list."""
-        return self._future(
-            self._call_jobs(
-                jobs, expansions, raise_job_errors, raise_action_errors, catch_transport_errors,
-                timeout, switches, correlation_id, continue_on_error, context, control_extra,
-                for_future=True,
-            ),
-            timeout,
-        )  # fmt: skip
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            catch_transport_errors=catch_transport_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            continue_on_error=continue_on_error,
+            context=context,
+            control_extra=control_extra,
+        )
+        return self._future(self._call_jobs(jobs, options, for_future=True), timeout)
 
     def call_actions_parallel(
         self,
@@ -385,9 +389,18 @@ class Client(BaseClient):
         (``raise_job_errors=False``) in place of action responses.
         """
         return self.call_actions_parallel_future(
-            service_name, actions, expansions, raise_job_errors, raise_action_errors,
-            catch_transport_errors, timeout, switches, correlation_id, context, control_extra,
-        ).result()  # fmt: skip
+            service_name,
+            actions,
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            catch_transport_errors=catch_transport_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            context=context,
+            control_extra=control_extra,
+        ).result()
 
     def call_actions_parallel_future(
         self,
@@ -404,12 +417,22 @@ class Client(BaseClient):
         control_extra: Control | None = None,
     ) -> FutureResponse[Generator[Any, None, None]]:
         """Like :meth:`call_actions_parallel`, but return at once with a future."""
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            catch_transport_errors=catch_transport_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            context=context,
+            control_extra=control_extra,
+        )
         get_jobs = self._call_jobs(
             ({"service_name": service_name, "actions": [action]} for action in actions),
-            expansions, raise_job_errors, raise_action_errors, catch_transport_errors,
-            timeout, switches, correlation_id, False, context, control_extra,
+            options,
             for_future=True,
-        )  # fmt: skip
+        )
 
         def get_actions(wait: float | None) -> Generator[Any, None, None]:
             # Wait here, not in the generator, so that errors surface from result().
@@ -421,33 +444,22 @@ class Client(BaseClient):
     def _call_jobs(
         self,
         jobs: Iterable[Mapping[str, Any]],
-        expansions: Expansions,
-        raise_job_errors: bool,
-        raise_action_errors: bool,
-        catch_transport_errors: bool,
-        timeout: int | float | None,
-        switches: Switches,
-        correlation_id: str | None,
-        continue_on_error: bool,
-        context: Context | None,
-        control_extra: Control | None,
+        options: CallOptions,
         *,
         for_future: bool = False,
     ) -> Callable[[float | None], list[Any]]:
         """Send every job now; return the function that waits for and checks the responses."""
-        if expansions:
-            self._check_expansions(expansions)
-        correlation_id = self._shared_correlation_id(correlation_id, context)
-        caller = self._caller(context)
+        if options.expansions:
+            self._check_expansions(options.expansions)
+        catch_transport_errors = options.catch_transport_errors
+        correlation_id = self._shared_correlation_id(options)
+        caller = self._caller(options.context)
         sent: list[tuple[ServiceHandler, int] | Exception] = []
         for job in jobs:
             try:
                 handler = self._get_handler(job["service_name"])
-                job_request = self._make_job(
-                    job["actions"], switches, correlation_id, continue_on_error, context,
-                    control_extra, timeout=timeout, caller=caller,
-                )  # fmt: skip
-                sent.append((handler, handler.send_request(job_request, timeout)))
+                job_request = self._make_job(job["actions"], options, correlation_id, caller)
+                sent.append((handler, handler.send_request(job_request, options.timeout)))
             except TransportError as error:
                 if not catch_transport_errors:
                     raise
@@ -482,11 +494,9 @@ class Client(BaseClient):
                 else:
                     for request_id in request_ids:
                         received[(handler, request_id)] = replies[request_id]
-            results, to_expand = self._job_results(
-                sent, received, raise_job_errors, raise_action_errors, catch_transport_errors
-            )
-            if expansions:
-                self._expand(to_expand, expansions, timeout, switches, context)
+            results, to_expand = self._job_results(sent, received, options)
+            if options.expansions:
+                self._expand(to_expand, options)
             return results
 
         if for_future:

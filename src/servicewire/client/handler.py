@@ -13,11 +13,16 @@ from typing import Any, NoReturn
 
 from servicewire._middleware import make_middleware_stack
 from servicewire._tracing import with_client_tracing
-from servicewire.client.intercept import TransportInterceptor, handler_built
+from servicewire.client.intercept import TransportHook, hook_point
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import InvalidMessageError, MessageReceiveError, MessageReceiveTimeout
 from servicewire.metrics import MetricName
-from servicewire.transport.base import ClientTransport, ReceivedMessage
+from servicewire.transport.base import (
+    ClientTransport,
+    ReceivedMessage,
+    RequestSender,
+    request_sender,
+)
 from servicewire.types import JobRequest, JobResponse
 
 __all__ = ["CLIENT_PROTOCOL_VERSION", "BaseServiceHandler", "ServiceHandler"]
@@ -46,8 +51,12 @@ class _ThreadState:
 
 class BaseServiceHandler:
     """What the sync and asyncio handlers of a service share: its metrics recorder and
-    middleware, request ids, the reading of replies, and the wording of the errors and log
-    lines about them."""
+    middleware, request ids, the reading of replies, the following of the transport hook,
+    and the wording of the errors and log lines about them."""
+
+    transport: Any
+    """The transport sent through now: the handler's own, or one the installed transport
+    hook gave in its place."""
 
     def __init__(self, service_name: str, settings: ClientSettings) -> None:
         self.service_name = service_name
@@ -62,6 +71,38 @@ class BaseServiceHandler:
         self._metric_tags = {"service": service_name}
         # Where the reply stack gets the next message; each kind of handler sets its own.
         self._next_message: Callable[[int | float | None], ReceivedMessage]
+        # The transport built from the settings, and the hook (see client.intercept) whose
+        # transport is used in its place, if any.
+        self._own_transport: Any = None
+        self._followed_hook: TransportHook | None = None
+        self._hook_lock = threading.Lock()
+
+    def _use_transport(self, transport: Any) -> None:
+        """Send and receive through ``transport`` from now on."""
+        raise NotImplementedError
+
+    def _wrapped_by(self, hook: TransportHook) -> Any:
+        """The transport ``hook`` gives in place of this handler's own."""
+        raise NotImplementedError
+
+    def _follow_hook(self) -> None:
+        """Use the transport of the hook installed now, or the own transport again once
+        none is (see :mod:`servicewire.client.intercept`). Called by a send that finds the
+        installed hook is not the one followed."""
+        with self._hook_lock:
+            hook = hook_point.hook
+            followed = self._followed_hook
+            if hook is followed:
+                return
+            if followed is not None:
+                if not followed.can_unwrap(self.transport):
+                    # It still owes a reply: asked again at the next send.
+                    return
+                self._followed_hook = None
+                self._use_transport(self._own_transport)
+            if hook is not None:
+                self._use_transport(self._wrapped_by(hook))
+                self._followed_hook = hook
 
     def _receive_from_transport(
         self, receive_timeout_in_seconds: int | float | None
@@ -112,11 +153,14 @@ class ServiceHandler(BaseServiceHandler):
     def __init__(self, service_name: str, settings: ClientSettings) -> None:
         super().__init__(service_name, settings)
         transport_reference = settings.transport
-        self.transport: ClientTransport = transport_reference.object(
-            service_name, self.metrics, **transport_reference.kwargs
+        self.transport: ClientTransport
+        self._send_message: RequestSender
+        self._use_transport(
+            transport_reference.object(service_name, self.metrics, **transport_reference.kwargs)
         )
-        # The transport's own method, so that receiving costs no extra call.
-        self._next_message = self.transport.receive_response_message
+        self._own_transport = self.transport
+        # Ids of the requests being sent that expect no reply, for the transport to be told.
+        self._sent_without_reply: set[int] = set()
         self._send = make_middleware_stack(
             [middleware.request for middleware in self.middleware], self._send_to_transport
         )
@@ -125,14 +169,15 @@ class ServiceHandler(BaseServiceHandler):
             self._receive_from_transport,
         )
         self._local = threading.local()
-        handler_built(self)
 
-    def _wrap_transport(self, interceptor: TransportInterceptor) -> None:
-        self._restore_transport(interceptor.wrap(self.service_name, self.transport))
-
-    def _restore_transport(self, transport: ClientTransport) -> None:
+    def _use_transport(self, transport: ClientTransport) -> None:
         self.transport = transport
+        # The transport's own methods, so that sending and receiving cost no extra call.
+        self._send_message = request_sender(transport)
         self._next_message = transport.receive_response_message
+
+    def _wrapped_by(self, hook: TransportHook) -> ClientTransport:
+        return hook.wrap(self.service_name, self._own_transport)
 
     def _state(self) -> _ThreadState:
         try:
@@ -148,8 +193,14 @@ class ServiceHandler(BaseServiceHandler):
         job_request: JobRequest,
         message_expiry_in_seconds: int | float | None,
     ) -> None:
-        self.transport.send_request_message(
-            request_id, meta, job_request.to_dict(), message_expiry_in_seconds
+        if hook_point.hook is not self._followed_hook:
+            self._follow_hook()
+        self._send_message(
+            request_id,
+            meta,
+            job_request.to_dict(),
+            message_expiry_in_seconds,
+            expects_reply=request_id not in self._sent_without_reply,
         )
 
     def send_request(
@@ -159,17 +210,29 @@ class ServiceHandler(BaseServiceHandler):
         *,
         expect_response: bool = True,
     ) -> int:
-        """Send ``job_request`` (through the middleware) and return its request id."""
+        """Send ``job_request`` (through the middleware) and return its request id.
+
+        With ``expect_response=False`` (the job's ``suppress_response``) no reply is waited
+        for, and the transport is told that none comes.
+        """
         request_id = next(self._request_ids)
         meta: dict[str, Any] = {"client_version": list(CLIENT_PROTOCOL_VERSION)}
-        if self.metrics.enabled:
-            started = time.perf_counter()
-            self._send(request_id, meta, job_request, message_expiry_in_seconds)
-            self.metrics.timer(
-                MetricName.CLIENT_REQUEST_SEND, time.perf_counter() - started, self._metric_tags
-            )
-        else:
-            self._send(request_id, meta, job_request, message_expiry_in_seconds)
+        if not expect_response:
+            self._sent_without_reply.add(request_id)
+        try:
+            if self.metrics.enabled:
+                started = time.perf_counter()
+                self._send(request_id, meta, job_request, message_expiry_in_seconds)
+                self.metrics.timer(
+                    MetricName.CLIENT_REQUEST_SEND,
+                    time.perf_counter() - started,
+                    self._metric_tags,
+                )
+            else:
+                self._send(request_id, meta, job_request, message_expiry_in_seconds)
+        finally:
+            if not expect_response:
+                self._sent_without_reply.discard(request_id)
         if expect_response:
             self._state().outstanding.add(request_id)
         return request_id
@@ -267,4 +330,4 @@ class ServiceHandler(BaseServiceHandler):
                 yield state.received.popitem()
 
     def close(self) -> None:
-        self.transport.close()
+        self._own_transport.close()

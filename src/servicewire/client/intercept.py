@@ -1,19 +1,23 @@
-"""The seam for test doubles: standing in, for a while, for the transport of every handler.
+"""The seam for test doubles: one hook that, while it is installed, every handler follows.
 
-``servicewire.testing`` answers stubbed actions without the service and lets every other
-action through. To reach every client, including those made before a stub started (a module's
-client, the shared client of a server), each service handler registers itself here when it is
-built; an installed :class:`TransportInterceptor` then wraps each handler's transport, and is
-asked for settings when a client calls a service it has none for.
+httpx tests a client by passing it a ``MockTransport``. servicewire's stubs must also reach
+clients that no test builds: a module's client, made at import; the client a server gives
+its actions; a client made before the stub started. So the double cannot be passed in to
+each client. It is passed in to one documented place instead: :func:`install_transport_hook`.
 
-Nothing else happens while no interceptor is installed: a handler costs one weak reference,
-a request nothing.
+While a :class:`TransportHook` is installed, each service handler (sync and asyncio), at its
+next send, asks the hook for the transport to use in place of its own (the stubs return one
+that wraps the handler's own transport, answers the stubbed actions and passes everything
+else on). At its first send after the hook is removed, the handler goes back to its own
+transport, unless the hook says the wrapping one still owes a reply (then it asks again at
+the following send). A client asks the hook for settings for a service it has none for.
+
+Nothing keeps a list of clients or handlers. While no hook is installed, a handler's cost is
+one identity check per send (the hook installed is still the one it follows).
 """
 
 from __future__ import annotations
 
-import threading
-import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -22,15 +26,15 @@ if TYPE_CHECKING:
     from servicewire.transport.base import AsyncClientTransport, ClientTransport, ReceivedMessage
 
 __all__ = [
-    "InterceptedHandler",
-    "TransportInterceptor",
-    "install_interceptor",
+    "TransportHook",
+    "hook_point",
+    "install_transport_hook",
     "settings_for_unconfigured_service",
-    "uninstall_interceptor",
+    "uninstall_transport_hook",
 ]
 
 
-class TransportInterceptor(Protocol):
+class TransportHook(Protocol):
     """What stands between handlers and their transports while it is installed."""
 
     def wrap(self, service_name: str, transport: ClientTransport) -> ClientTransport:
@@ -46,77 +50,43 @@ class TransportInterceptor(Protocol):
         a reply to the handler at once, as if its reader had received it."""
 
     def can_unwrap(self, transport: Any) -> bool:
-        """Whether a wrapping transport may be removed now (it holds nothing still owed to
-        a caller); one that may not stays, and is asked again at the next uninstall."""
+        """Whether a transport :meth:`wrap` made may be set aside now (it holds nothing still
+        owed to a caller)."""
 
     def settings_for_unconfigured_service(self, service_name: str) -> ClientSettings | None:
         """Settings for a service a client has none for, or ``None`` to refuse the call."""
 
 
-class InterceptedHandler(Protocol):
-    """What a handler offers the interceptor: swapping its transport."""
+class _HookPoint:
+    """Where the installed hook is kept; handlers read :attr:`hook` at each send."""
 
-    transport: Any
-
-    def _wrap_transport(self, interceptor: TransportInterceptor) -> None: ...
-
-    def _restore_transport(self, transport: Any) -> None: ...
-
-
-class _Registry:
-    """The handlers alive, the transport each wrapped one had, and the interceptor."""
+    __slots__ = ("hook",)
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.handlers: weakref.WeakSet[InterceptedHandler] = weakref.WeakSet()
-        self.originals: weakref.WeakKeyDictionary[InterceptedHandler, Any] = (
-            weakref.WeakKeyDictionary()
-        )
-        self.interceptor: TransportInterceptor | None = None
-
-    def wrap(self, handler: InterceptedHandler, interceptor: TransportInterceptor) -> None:
-        if handler not in self.originals:
-            self.originals[handler] = handler.transport
-            handler._wrap_transport(interceptor)
+        self.hook: TransportHook | None = None
 
 
-_registry = _Registry()
+hook_point = _HookPoint()
 
 
-def handler_built(handler: InterceptedHandler) -> None:
-    """Called by each handler once its transport exists."""
-    with _registry.lock:
-        _registry.handlers.add(handler)
-        if _registry.interceptor is not None:
-            _registry.wrap(handler, _registry.interceptor)
+def install_transport_hook(hook: TransportHook) -> None:
+    """Have every handler use the transports ``hook`` gives, from its next send on, until
+    :func:`uninstall_transport_hook`. Only one hook may be installed at a time."""
+    if hook_point.hook not in (None, hook):
+        raise RuntimeError("Another transport hook is already installed")
+    hook_point.hook = hook
 
 
-def install_interceptor(interceptor: TransportInterceptor) -> None:
-    """Wrap the transport of every handler, now and as they are built, until
-    :func:`uninstall_interceptor`. Only one interceptor may be installed at a time."""
-    with _registry.lock:
-        if _registry.interceptor not in (None, interceptor):
-            raise RuntimeError("Another transport interceptor is already installed")
-        _registry.interceptor = interceptor
-        for handler in list(_registry.handlers):
-            _registry.wrap(handler, interceptor)
-
-
-def uninstall_interceptor(interceptor: TransportInterceptor) -> None:
-    """Stop wrapping new handlers and give back each handler its own transport (a wrapping
-    transport that still owes a reply stays until a later uninstall)."""
-    with _registry.lock:
-        if _registry.interceptor is interceptor:
-            _registry.interceptor = None
-        for handler, original in list(_registry.originals.items()):
-            if interceptor.can_unwrap(handler.transport):
-                del _registry.originals[handler]
-                handler._restore_transport(original)
+def uninstall_transport_hook(hook: TransportHook) -> None:
+    """Remove ``hook`` (if it is the one installed): each handler goes back to its own
+    transport at its next send that ``hook.can_unwrap`` allows."""
+    if hook_point.hook is hook:
+        hook_point.hook = None
 
 
 def settings_for_unconfigured_service(service_name: str) -> ClientSettings | None:
-    """What the installed interceptor offers for a service a client has no settings for."""
-    interceptor = _registry.interceptor
-    if interceptor is None:
+    """What the installed hook offers for a service a client has no settings for."""
+    hook = hook_point.hook
+    if hook is None:
         return None
-    return interceptor.settings_for_unconfigured_service(service_name)
+    return hook.settings_for_unconfigured_service(service_name)

@@ -1,8 +1,9 @@
 """How stubs reach every call: a transport that stands in front of each client's own.
 
-While a stub is active, every service handler of every client (sync and asyncio, made before
-or after the stub started) sends through a stubbing transport wrapped around its own (see
-:mod:`servicewire.client.intercept`). For each job it sends:
+While a stub is active, the stubs' transport hook is installed (see
+:mod:`servicewire.client.intercept`, the one seam the clients offer test doubles), so every
+service handler of every client (sync and asyncio, made before or after the stub started)
+sends through a stubbing transport wrapped around its own. For each job it sends:
 
 - no stubbed action: the job goes to the real transport, untouched;
 - only stubbed actions: the stubs answer, in order, and the reply is handed back as if the
@@ -24,23 +25,24 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
-from servicewire.client.intercept import install_interceptor, uninstall_interceptor
+from servicewire.client.intercept import install_transport_hook, uninstall_transport_hook
 from servicewire.client.settings import ClientSettings
-from servicewire.errors import ImproperlyConfigured, JobError
-from servicewire.transport.base import AsyncClientTransport, ClientTransport, ReceivedMessage
-
-if TYPE_CHECKING:
-    from servicewire.testing.stubs import ActionStub
+from servicewire.errors import ImproperlyConfigured
+from servicewire.testing.stubbed_jobs import JobsInFlight, Stub, StubbedJob, action_name
+from servicewire.transport.base import (
+    AsyncClientTransport,
+    ClientTransport,
+    ReceivedMessage,
+    request_sender,
+)
 
 __all__ = [
     "AsyncStubbingClientTransport",
     "AsyncUnconfiguredServiceTransport",
-    "StubbedJob",
     "StubbingClientTransport",
     "UnconfiguredServiceTransport",
     "activate",
@@ -48,24 +50,22 @@ __all__ = [
     "deactivate",
 ]
 
-JobDict = dict[str, Any]
-
 
 class _ActiveStubs:
     """The stubs active now, by service and action; the latest started answers."""
 
     def __init__(self) -> None:
-        self._by_action: dict[tuple[str, str], list[ActionStub]] = {}
+        self._by_action: dict[tuple[str, str], list[Stub]] = {}
         self._count_by_service: dict[str, int] = {}
 
-    def add(self, stub: ActionStub) -> bool:
+    def add(self, stub: Stub) -> bool:
         """Add ``stub``; return whether it is the only active stub."""
         self._by_action.setdefault((stub.service_name, stub.action_name), []).append(stub)
         service = stub.service_name
         self._count_by_service[service] = self._count_by_service.get(service, 0) + 1
         return sum(self._count_by_service.values()) == 1
 
-    def remove(self, stub: ActionStub) -> bool:
+    def remove(self, stub: Stub) -> bool:
         """Remove ``stub``; return whether no stub is active any more."""
         key = (stub.service_name, stub.action_name)
         stack = self._by_action.get(key, [])
@@ -81,7 +81,7 @@ class _ActiveStubs:
                 del self._count_by_service[stub.service_name]
         return not self._count_by_service
 
-    def find(self, service_name: str, action_name: Any) -> ActionStub | None:
+    def find(self, service_name: str, action_name: Any) -> Stub | None:
         stack = self._by_action.get((service_name, action_name))
         return stack[-1] if stack else None
 
@@ -91,7 +91,7 @@ class _ActiveStubs:
     def actions_of(self, service_name: str) -> list[str]:
         return sorted(action for service, action in self._by_action if service == service_name)
 
-    def all(self) -> list[ActionStub]:
+    def all(self) -> list[Stub]:
         return [stub for stack in self._by_action.values() for stub in stack]
 
 
@@ -99,142 +99,25 @@ _active = _ActiveStubs()
 _lock = threading.Lock()
 
 
-def activate(stub: ActionStub) -> None:
+def activate(stub: Stub) -> None:
     """Make ``stub`` answer its action from now on (until :func:`deactivate`)."""
     with _lock:
         if _active.add(stub):
-            install_interceptor(_INTERCEPTOR)
+            install_transport_hook(_HOOK)
 
 
-def active_stubs() -> list[ActionStub]:
+def active_stubs() -> list[Stub]:
     """Every stub active now."""
     with _lock:
         return _active.all()
 
 
-def deactivate(stub: ActionStub) -> None:
-    """Stop ``stub`` answering; the last one out hands every client its transport back."""
+def deactivate(stub: Stub) -> None:
+    """Stop ``stub`` answering; once the last one is out, every handler goes back to its
+    own transport (at its next send)."""
     with _lock:
         if _active.remove(stub):
-            uninstall_interceptor(_INTERCEPTOR)
-
-
-# --- one job ------------------------------------------------------------------------------
-
-
-def _job_errors(error: JobError, context: Mapping[str, Any]) -> JobDict:
-    return {"errors": [e.to_dict() for e in error.errors], "context": dict(context), "actions": []}
-
-
-def _answer_job(
-    job: JobDict, stubs: Sequence[ActionStub | None], local_server_class: type | None
-) -> Generator[JobDict, JobDict, JobDict]:
-    """Run ``job`` as a service would: yield each run of unstubbed actions as a job to send
-    and receive its reply; return the reply to the whole job."""
-    actions: list[Any] = job["actions"]
-    continue_on_error = bool(job["control"].get("continue_on_error"))
-    context = job["context"]
-    switches = context.get("switches") or ()
-    reply_context: Mapping[str, Any] = {"correlation_id": context.get("correlation_id")}
-    answered: list[Any] = []
-    index = 0
-    while index < len(actions):
-        stub = stubs[index]
-        if stub is None:
-            end = index
-            while end < len(actions) and stubs[end] is None:
-                end += 1
-            reply = yield {**job, "actions": actions[index:end]}
-            if reply.get("errors"):
-                return reply
-            part = reply.get("actions") or []
-            answered.extend(part)
-            reply_context = reply.get("context") or reply_context
-            stopped = len(part) < end - index or any(_has_errors(action) for action in part)
-            if stopped and not continue_on_error:
-                break
-            index = end
-            continue
-        response = stub.respond(actions[index], switches, local_server_class)
-        if isinstance(response, JobError):
-            return _job_errors(response, reply_context)
-        answered.append(response)
-        index += 1
-        if response["errors"] and not continue_on_error:
-            break
-    return {"errors": [], "context": dict(reply_context), "actions": answered}
-
-
-def _answer_unanswered_job(
-    job: JobDict, stubs: Sequence[ActionStub | None], local_server_class: type | None
-) -> Generator[JobDict, JobDict, JobDict]:
-    """A job that asked for no reply: call every stub, then yield the unstubbed actions (if
-    any) as one job to send; nothing comes back."""
-    switches = job["context"].get("switches") or ()
-    unstubbed = []
-    for action, stub in zip(job["actions"], stubs, strict=True):
-        if stub is None:
-            unstubbed.append(action)
-        else:
-            stub.respond(action, switches, local_server_class)
-    if unstubbed:
-        yield {**job, "actions": unstubbed}
-    return {}
-
-
-def _has_errors(action: Any) -> bool:
-    errors = action.get("errors") if isinstance(action, Mapping) else action.errors
-    return bool(errors)
-
-
-def _action_name(action: Any) -> Any:
-    return action.get("action") if isinstance(action, Mapping) else action.action
-
-
-class StubbedJob:
-    """A job some of whose actions are stubbed, as it runs (see the module's documentation).
-
-    :meth:`start` and :meth:`resume` run it up to its next unstubbed part, left in
-    :attr:`part` for the caller to send, or to its end: :attr:`part` is then ``None`` and
-    :attr:`reply` holds the reply to the whole job.
-    """
-
-    __slots__ = ("expects_reply", "expiry", "meta", "part", "reply", "request_id", "steps")
-
-    def __init__(
-        self,
-        job: JobDict,
-        stubs: Sequence[ActionStub | None],
-        local_server_class: type | None,
-        request_id: int,
-        meta: dict[str, Any],
-        expiry: int | float | None,
-    ) -> None:
-        self.request_id = request_id
-        self.meta = meta
-        self.expiry = expiry
-        self.expects_reply = not job["control"].get("suppress_response")
-        run = _answer_job if self.expects_reply else _answer_unanswered_job
-        self.steps = run(job, stubs, local_server_class)
-        self.part: JobDict | None = None
-        self.reply: JobDict = {}
-
-    def start(self) -> StubbedJob:
-        return self._advance(None)
-
-    def resume(self, reply: JobDict) -> StubbedJob:
-        return self._advance(reply)
-
-    def _advance(self, reply: JobDict | None) -> StubbedJob:
-        try:
-            self.part = next(self.steps) if reply is None else self.steps.send(reply)
-        except StopIteration as finished:
-            self.part = None
-            self.reply = finished.value
-        return self
-
-    def reply_message(self, meta: dict[str, Any] | None = None) -> ReceivedMessage:
-        return ReceivedMessage(self.request_id, meta or self.meta, self.reply)
+            uninstall_transport_hook(_HOOK)
 
 
 def _local_server_class(transport: Any) -> type | None:
@@ -254,61 +137,18 @@ def plan_job(
     request_id: int,
     meta: dict[str, Any],
     expiry: int | float | None,
+    expects_reply: bool,
 ) -> StubbedJob | None:
     """A :class:`StubbedJob` for ``job``, or ``None`` if none of its actions is stubbed."""
     if not _active.covers(service_name) or not isinstance(job, Mapping):
         return None
-    stubs = [_active.find(service_name, _action_name(action)) for action in job["actions"]]
+    stubs = [_active.find(service_name, action_name(action)) for action in job["actions"]]
     # Not any(stubs): truth-testing a stub would count as a call of the mock.
     if all(stub is None for stub in stubs):
         return None
     return StubbedJob(
-        dict(job), stubs, _local_server_class(wrapped), request_id, meta, expiry
+        dict(job), stubs, _local_server_class(wrapped), request_id, meta, expiry, expects_reply
     ).start()
-
-
-class _JobsInFlight:
-    """The stubbed jobs of one transport whose unstubbed part is with the service."""
-
-    def __init__(self) -> None:
-        self._jobs: dict[int, StubbedJob] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self._jobs)
-
-    def add(self, job: StubbedJob) -> None:
-        if job.expects_reply:
-            self._jobs[job.request_id] = job
-
-    def discard(self, job: StubbedJob) -> None:
-        self._jobs.pop(job.request_id, None)
-
-    @contextmanager
-    def sending(self, job: StubbedJob) -> Iterator[JobDict]:
-        """Keep ``job`` while its next part is sent (given), forgotten if the send fails."""
-        assert job.part is not None
-        self.add(job)
-        try:
-            yield job.part
-        except BaseException:
-            self.discard(job)
-            raise
-
-    def on_reply(self, message: ReceivedMessage) -> ReceivedMessage | StubbedJob:
-        """What a reply from the service means: the message to hand over, or the job (with
-        its next :attr:`~StubbedJob.part`) to send on."""
-        job = self._jobs.get(message.request_id) if message.request_id is not None else None
-        if job is None:
-            return message
-        try:
-            job.resume(message.body or {})
-        except BaseException:
-            self.discard(job)
-            raise
-        if job.part is not None:
-            return job
-        self.discard(job)
-        return job.reply_message(message.meta)
 
 
 # --- the transports -----------------------------------------------------------------------
@@ -340,7 +180,8 @@ class StubbingClientTransport(_Stubbing, ClientTransport):
     def __init__(self, service_name: str, wrapped: ClientTransport) -> None:
         ClientTransport.__init__(self, service_name, wrapped.metrics)
         self.wrapped = wrapped
-        self._jobs = _JobsInFlight()
+        self._send_on = request_sender(wrapped)
+        self._jobs = JobsInFlight()
         self._replies: dict[int, deque[ReceivedMessage]] = {}
 
     def send_request_message(
@@ -349,11 +190,22 @@ class StubbingClientTransport(_Stubbing, ClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
-        job = plan_job(self.service_name, body, self.wrapped, request_id, meta,
-                       message_expiry_in_seconds)  # fmt: skip
+        job = plan_job(
+            self.service_name,
+            body,
+            self.wrapped,
+            request_id,
+            meta,
+            message_expiry_in_seconds,
+            expects_reply,
+        )
         if job is None:
-            self.wrapped.send_request_message(request_id, meta, body, message_expiry_in_seconds)
+            self._send_on(
+                request_id, meta, body, message_expiry_in_seconds, expects_reply=expects_reply
+            )
         elif job.part is not None:
             self._send_part(job)
         elif job.expects_reply:
@@ -361,7 +213,9 @@ class StubbingClientTransport(_Stubbing, ClientTransport):
 
     def _send_part(self, job: StubbedJob) -> None:
         with self._jobs.sending(job) as part:
-            self.wrapped.send_request_message(job.request_id, job.meta, part, job.expiry)
+            self._send_on(
+                job.request_id, job.meta, part, job.expiry, expects_reply=job.expects_reply
+            )
 
     def receive_response_message(
         self, receive_timeout_in_seconds: int | float | None = None
@@ -403,8 +257,9 @@ class AsyncStubbingClientTransport(_Stubbing, AsyncClientTransport):
     ) -> None:
         AsyncClientTransport.__init__(self, service_name, wrapped.metrics)
         self.wrapped = wrapped
+        self._send_on = request_sender(wrapped)
         self._deliver = deliver
-        self._jobs = _JobsInFlight()
+        self._jobs = JobsInFlight()
 
     async def send_request_message(
         self,
@@ -412,12 +267,21 @@ class AsyncStubbingClientTransport(_Stubbing, AsyncClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
-        job = plan_job(self.service_name, body, self.wrapped, request_id, meta,
-                       message_expiry_in_seconds)  # fmt: skip
+        job = plan_job(
+            self.service_name,
+            body,
+            self.wrapped,
+            request_id,
+            meta,
+            message_expiry_in_seconds,
+            expects_reply,
+        )
         if job is None:
-            await self.wrapped.send_request_message(
-                request_id, meta, body, message_expiry_in_seconds
+            await self._send_on(
+                request_id, meta, body, message_expiry_in_seconds, expects_reply=expects_reply
             )
         elif job.part is not None:
             await self._send_part(job)
@@ -426,7 +290,9 @@ class AsyncStubbingClientTransport(_Stubbing, AsyncClientTransport):
 
     async def _send_part(self, job: StubbedJob) -> None:
         with self._jobs.sending(job) as part:
-            await self.wrapped.send_request_message(job.request_id, job.meta, part, job.expiry)
+            await self._send_on(
+                job.request_id, job.meta, part, job.expiry, expects_reply=job.expects_reply
+            )
 
     async def receive_response_message(
         self, receive_timeout_in_seconds: int | float | None = None
@@ -450,7 +316,7 @@ class AsyncStubbingClientTransport(_Stubbing, AsyncClientTransport):
 
 
 def _refuse(service_name: str, body: Any) -> ImproperlyConfigured:
-    names = [_action_name(action) for action in body.get("actions", ())]
+    names = [action_name(action) for action in body.get("actions", ())]
     with _lock:
         stubbed = ", ".join(_active.actions_of(service_name)) or "none now"
     return ImproperlyConfigured(
@@ -473,6 +339,8 @@ class UnconfiguredServiceTransport(ClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         raise _refuse(self.service_name, body)
 
@@ -491,6 +359,8 @@ class AsyncUnconfiguredServiceTransport(AsyncClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         raise _refuse(self.service_name, body)
 
@@ -507,8 +377,10 @@ def _unconfigured_service_settings() -> ClientSettings:
     )
 
 
-class _StubInterceptor:
-    """The :class:`~servicewire.client.intercept.TransportInterceptor` of the stubs."""
+class _StubsHook:
+    """The stubs' :class:`~servicewire.client.intercept.TransportHook`: it wraps each
+    handler's transport in a stubbing one, and stands in for services a client has no
+    settings for."""
 
     def wrap(self, service_name: str, transport: ClientTransport) -> ClientTransport:
         return StubbingClientTransport(service_name, transport)
@@ -528,4 +400,4 @@ class _StubInterceptor:
         return _unconfigured_service_settings() if _active.covers(service_name) else None
 
 
-_INTERCEPTOR = _StubInterceptor()
+_HOOK = _StubsHook()

@@ -25,7 +25,7 @@ from servicewire.server.request import EnrichedActionRequest
 from servicewire.server.server import Server
 from servicewire.server.settings import ServerSettings
 from servicewire.testing.contract import contracts
-from servicewire.testing.stubs import _errors
+from servicewire.testing.errors import stub_errors
 from servicewire.transport.local import LocalClientTransport
 from servicewire.types import Body, Error
 
@@ -64,7 +64,7 @@ def make_stub_action_class(
         (_StubAction,),
         {
             "body": dict(body or {}),
-            "errors": _errors(errors or ()),
+            "errors": stub_errors(errors or ()),
             "description": f"A stub of the action {action!r}.",
             "__module__": __name__,
             "__qualname__": name,

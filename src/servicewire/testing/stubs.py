@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from servicewire.errors import ActionError, JobError
 from servicewire.testing.contract import contracts
-from servicewire.testing.errors import StubContractError, StubError
+from servicewire.testing.errors import StubContractError, StubError, stub_errors
 from servicewire.testing.interception import activate, deactivate
 from servicewire.types import Body, Error
 
@@ -217,21 +217,6 @@ def _action_response(
     }
 
 
-def _errors(errors: Iterable[Error | Mapping[str, Any]]) -> list[Error]:
-    checked = []
-    for error in errors:
-        if isinstance(error, Error):
-            checked.append(error)
-        elif isinstance(error, Mapping) and "code" in error and "message" in error:
-            checked.append(Error.from_dict(error))
-        else:
-            raise TypeError(
-                f"stub_action errors must be Error objects or dicts with a code and a message, "
-                f"not {error!r}"
-            )
-    return checked
-
-
 class stub_action:  # noqa: N801 - the reference's name
     """Stub ``action`` of ``service`` (see the module's documentation).
 
@@ -274,7 +259,7 @@ class stub_action:  # noqa: N801 - the reference's name
         self.service = service
         self.action = action
         self.body = body
-        self.errors = _errors(errors) if errors is not None else None
+        self.errors = stub_errors(errors) if errors is not None else None
         self.side_effect = side_effect
         self.check_response = register_response_schema_contract
         self.check_request = register_request_schema_contract
@@ -287,9 +272,15 @@ class stub_action:  # noqa: N801 - the reference's name
     def copy(self) -> stub_action:
         """A new ``stub_action`` with the same settings."""
         return stub_action(
-            self.service, self.action, self.body, self.errors, self.side_effect,
-            self.check_response, self.check_request, contract=self.contract,
-        )  # fmt: skip
+            self.service,
+            self.action,
+            body=self.body,
+            errors=self.errors,
+            side_effect=self.side_effect,
+            register_response_schema_contract=self.check_response,
+            register_request_schema_contract=self.check_request,
+            contract=self.contract,
+        )
 
     # --- as a context manager -------------------------------------------------------------
 

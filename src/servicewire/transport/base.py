@@ -14,7 +14,8 @@ settings: ``{"path": "yourmodule:YourClientTransport", "kwargs": {...}}``.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+import inspect
+from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
 
@@ -31,6 +32,7 @@ __all__ = [
     "ReceivedMessage",
     "ServerTransport",
     "Transport",
+    "request_sender",
 ]
 
 _NO_METRICS = NoOpMetricsRecorder()
@@ -96,8 +98,15 @@ class ClientTransport(Transport, abc.ABC):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         """Send a request.
+
+        ``expects_reply`` is ``False`` for a request sent without a reply coming (the job's
+        ``control["suppress_response"]``): the caller says so, and the transport need not
+        read it from the body. A transport whose method does not take the keyword still
+        works: callers that use :func:`request_sender` leave it out for such a transport.
 
         Raises ``ConnectionError``, ``MessageSendError``, ``MessageSendTimeout`` or
         ``MessageTooLarge``.
@@ -191,6 +200,8 @@ class AsyncClientTransport(Transport, abc.ABC):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         """Send a request (see :meth:`ClientTransport.send_request_message`)."""
 
@@ -202,3 +213,47 @@ class AsyncClientTransport(Transport, abc.ABC):
 
     async def aclose(self) -> None:
         """Release connections and other resources."""
+
+
+RequestSender = Callable[..., Any]
+"""A transport's ``send_request_message``, taking ``expects_reply`` as a keyword."""
+
+
+def request_sender(transport: ClientTransport | AsyncClientTransport) -> RequestSender:
+    """``transport.send_request_message``, to be called with the ``expects_reply`` keyword.
+
+    Transports written before the keyword existed do not take it; for those, the function
+    returned leaves it out. Call this once per transport (it reads the method's signature),
+    not once per request.
+    """
+    send = transport.send_request_message
+    if _takes_expects_reply(send):
+        return send
+
+    def send_without_telling(
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
+    ) -> Any:
+        # The result is returned, so that the asyncio twin's coroutine is awaited by the caller.
+        return send(request_id, meta, body, message_expiry_in_seconds)
+
+    return send_without_telling
+
+
+def _takes_expects_reply(function: Callable[..., Any]) -> bool:
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(
+        parameter.kind is inspect.Parameter.VAR_KEYWORD
+        or (
+            parameter.name == "expects_reply"
+            and parameter.kind is not inspect.Parameter.POSITIONAL_ONLY
+        )
+        for parameter in parameters
+    )

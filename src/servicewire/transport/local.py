@@ -108,6 +108,8 @@ class LocalClientTransport(ClientTransport, ServerTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         """Handle the request in this thread; the response is ready when this returns."""
         self._state.request = ReceivedMessage(request_id, meta, body)
@@ -195,6 +197,8 @@ class AsyncLocalClientTransport(AsyncClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         """Start handling the request in a worker thread; return without waiting for it."""
         handling = asyncio.ensure_future(

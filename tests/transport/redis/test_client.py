@@ -332,7 +332,9 @@ def test_reply_queue_of_the_wrong_type_raises_message_receive_error(
 def test_transport_expects_no_reply_when_nothing_is_outstanding(redis_url: str) -> None:
     transport = RedisClientTransport("echo", **layer(redis_url))
     assert transport.receive_response_message(1) == (None, None, None)
-    transport.send_request_message(1, {}, {"control": {"suppress_response": True}})
+    transport.send_request_message(
+        1, {}, {"control": {"suppress_response": True}}, expects_reply=False
+    )
     assert transport.requests_outstanding == 0
     assert transport.receive_response_message(1) == (None, None, None)
 

@@ -82,7 +82,9 @@ def test_concurrent_receivers_take_turns(database: SqlDatabase) -> None:
 def test_nothing_outstanding_returns_no_message(database: SqlDatabase) -> None:
     async def scenario() -> ReceivedMessage:
         transport = AsyncSqlClientTransport("recorder", **database.kwargs())
-        await transport.send_request_message(1, {}, _job(1, suppress_response=True))
+        await transport.send_request_message(
+            1, {}, _job(1, suppress_response=True), expects_reply=False
+        )
         return await transport.receive_response_message(10)
 
     assert asyncio.run(scenario()) == (None, None, None)

@@ -173,11 +173,13 @@ class AsyncRedisClientTransport(AsyncClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         """Push a request onto the service's queue, naming this transport's reply queue (see
         :meth:`RedisClientTransport.send_request_message`)."""
         codec = self.codec
-        frames, expiry, max_wait, expects_reply = codec.request_frames(
+        frames, expiry, max_wait = codec.request_frames(
             request_id, meta, body, self.reply_queue, message_expiry_in_seconds
         )
         if expects_reply:

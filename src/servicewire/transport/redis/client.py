@@ -112,6 +112,8 @@ class RedisClientTransport(ClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         """Push a request onto the service's queue, naming this thread's reply queue.
 
@@ -122,7 +124,7 @@ class RedisClientTransport(ClientTransport):
         """
         receiver = self._receiver()
         codec = self.codec
-        frames, expiry, max_wait, expects_reply = codec.request_frames(
+        frames, expiry, max_wait = codec.request_frames(
             request_id, meta, body, receiver.name, message_expiry_in_seconds
         )
         host = self.backend.request_host()

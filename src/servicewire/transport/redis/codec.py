@@ -204,11 +204,11 @@ class ClientCodec(MessageCodec):
         body: dict[str, Any],
         reply_to: str,
         expiry_in_seconds: float | None,
-    ) -> tuple[list[bytes], int, float, bool]:
+    ) -> tuple[list[bytes], int, float]:
         """Prepare a request: set its reply queue and expiry, and serialize it.
 
-        Returns the frames, the queue key's expiry, how long a full queue may be waited for
-        (never past the message's own expiry) and whether a reply is expected.
+        Returns the frames, the queue key's expiry and how long a full queue may be waited
+        for (never past the message's own expiry).
         """
         meta["reply_to"] = reply_to
         key_expiry = self.expiry_meta(meta, expiry_in_seconds)
@@ -216,9 +216,7 @@ class ClientCodec(MessageCodec):
         max_wait = self.queue_full_timeout
         if expiry_in_seconds and expiry_in_seconds < max_wait:
             max_wait = expiry_in_seconds
-        control = body.get("control")
-        expects_reply = not (isinstance(control, dict) and control.get("suppress_response"))
-        return frames, key_expiry, max_wait, expects_reply
+        return frames, key_expiry, max_wait
 
 
 class ReplyReader:

@@ -128,10 +128,12 @@ class AsyncSqlClientTransport(AsyncClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         """Queue a request (see ``SqlClientTransport.send_request_message``)."""
         reply_to = self._inbox.reply_to
-        payload, expects_reply = self.core.encode_request(request_id, meta, body, reply_to)
+        payload = self.core.encode_request(request_id, meta, body, reply_to, expects_reply)
         if expects_reply:
             # Listen before the request can be answered, so that the reply's
             # notification is not missed.

@@ -83,10 +83,9 @@ class ClientCore:
         meta: dict[str, Any],
         body: dict[str, Any],
         reply_to: str,
-    ) -> tuple[bytes, bool]:
-        """The request's payload, and whether a reply is expected."""
-        control = body.get("control")
-        expects_reply = not (isinstance(control, dict) and control.get("suppress_response"))
+        expects_reply: bool,
+    ) -> bytes:
+        """The request's payload."""
         if self.fan_out:
             if expects_reply:
                 raise InvalidMessageError(
@@ -107,7 +106,7 @@ class ClientCore:
             self.metrics.histogram(
                 MetricName.TRANSPORT_REQUEST_SIZE, len(payload), self.metric_tags
             )
-        return payload, expects_reply
+        return payload
 
     def write_request(
         self,
@@ -282,13 +281,15 @@ class SqlClientTransport(ClientTransport):
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
     ) -> None:
         """Queue a request. Raises ``MessageTooLarge`` over
         ``maximum_message_size_in_bytes`` and ``MessageSendError`` when the queue is full
         or the database fails."""
         state = self._thread_state()
         reply_to = state.inbox.reply_to
-        payload, expects_reply = self.core.encode_request(request_id, meta, body, reply_to)
+        payload = self.core.encode_request(request_id, meta, body, reply_to, expects_reply)
         self.core.write_request(request_id, reply_to, payload, message_expiry_in_seconds)
         if expects_reply:
             state.inbox.outstanding += 1
