@@ -457,6 +457,14 @@ def _routes(gateway: Gateway) -> list[Route | Mount]:
     async def builtin(request: Request) -> Response:
         service, action = request.path_params["service"], request.path_params["action"]
         gateway.authenticate(request, await gateway.read_body(request))
+        if action not in BUILTIN_ACTIONS:
+            raise _Refusal(
+                405,
+                ERROR_CODE_UNKNOWN,
+                f"GET serves only {' and '.join(BUILTIN_ACTIONS)}: call {action!r} with POST",
+                field="action",
+                headers={"Allow": "POST"},
+            )
         if service not in settings.expose:
             await gateway.check_exposed(service, action)
         correlation_id = _correlation_id(request)
