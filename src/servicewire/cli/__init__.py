@@ -27,6 +27,7 @@ __all__ = ["COMMANDS", "main", "servicewire"]
 
 COMMANDS: dict[str, CommandEntry] = {
     "serve": CommandEntry("servicewire.cli.serve:serve", "Run a service."),
+    "gateway": CommandEntry("servicewire.cli.gateway:gateway", "Serve actions over HTTP/JSON."),
 }
 
 COMPLETE_VARIABLE = "_SERVICEWIRE_COMPLETE"
