@@ -13,6 +13,7 @@ import pytest
 
 from servicewire.gateway import create_app
 from tests.gateway.deployments import SHOP_ACTIONS, Deployment, serving
+from tests.support.services import free_port
 
 ORDER = {"customer": "ada", "items": [{"sku": "tea", "quantity": 2}, {"sku": "cup", "quantity": 1}]}
 
@@ -312,3 +313,50 @@ def test_a_service_nobody_serves_is_504(strict_gateway: httpx.Client) -> None:
     response = strict_gateway.post("/ghost/anything", json={})
     assert response.status_code == 504
     assert "'ghost'" in only_error(response)["message"]
+
+
+# --- without services behind --------------------------------------------------------------
+
+
+def test_cors_allows_only_the_configured_origins() -> None:
+    app = create_app({"expose": {"shop": None}, "cors_origins": ["https://app.example"]})
+    with serving(app) as url, httpx.Client(base_url=url) as client:
+        preflight = {"Access-Control-Request-Method": "POST"}
+        allowed = client.options(
+            "/shop/divide", headers={"Origin": "https://app.example", **preflight}
+        )
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+        refused = client.options(
+            "/shop/divide", headers={"Origin": "https://elsewhere.example", **preflight}
+        )
+        assert "access-control-allow-origin" not in refused.headers
+
+
+def test_a_transport_that_cannot_be_reached_is_502() -> None:
+    layer = {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]}
+    config = {
+        "shop": {
+            "transport": {
+                "path": "servicewire.transport.redis:RedisClientTransport",
+                "kwargs": {"backend_layer_kwargs": layer},
+            }
+        }
+    }
+    app = create_app({"expose": {"shop": ["divide"]}, "timeout_in_seconds": 2}, config)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        response = client.post("/shop/divide", json={})
+        assert response.status_code == 502
+        [error] = response.json()["errors"]
+        assert error["code"] == "UNAVAILABLE"
+        assert "'shop'" in error["message"]
+
+
+def test_the_explorer_page_is_served_with_its_assets_and_a_strict_policy() -> None:
+    app = create_app({"expose": {"shop": None}})
+    with serving(app) as url, httpx.Client(base_url=url) as client:
+        page = client.get("/")
+        assert page.status_code == 200
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert '<script src="_explorer/explorer.js"' in page.text
+        assert "fetch(" in client.get("/_explorer/explorer.js").text
+        assert client.get("/_explorer/explorer.css").status_code == 200
