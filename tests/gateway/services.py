@@ -65,7 +65,7 @@ class Operands(BaseModel):
 
 
 class Divide(Action):
-    """Divides ``dividend`` by ``divisor``."""
+    """Divides the dividend by the divisor."""
 
     request_schema = Operands
 
@@ -83,7 +83,7 @@ class Crash(Action):
 
 
 class Nap(Action):
-    """Sleeps ``seconds`` before answering."""
+    """Sleeps for the seconds asked before answering."""
 
     def run(self, request: EnrichedActionRequest) -> Body:
         time.sleep(float(request.body.get("seconds", 0)))

@@ -13,6 +13,7 @@ whole document.
 
 from __future__ import annotations
 
+import inspect
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -167,7 +168,8 @@ def openapi_document(
             tags.append({"name": service, "description": f"(Unavailable: {described})"})
             described = {}
         else:
-            tags.append({"name": service, "description": described.get("documentation") or ""})
+            documentation = inspect.cleandoc(described.get("documentation") or "")
+            tags.append({"name": service, "description": documentation})
         for action, entry in action_entries(described, allowed).items():
             paths[f"/{service}/{action}"] = {
                 "post": _action_operation(service, action, entry, schemas)
@@ -219,7 +221,7 @@ def openapi_document(
 def _action_operation(
     service: str, action: str, entry: Mapping[str, Any], schemas: dict[str, Any]
 ) -> dict[str, Any]:
-    documentation = entry.get("documentation") or ""
+    documentation = inspect.cleandoc(entry.get("documentation") or "")
     prefix = _UNSAFE_NAME.sub("_", f"{service}.{action}.")
     request = _hoisted(entry.get("request_schema") or _ANY_OBJECT, prefix, schemas)
     response = _hoisted(entry.get("response_schema") or _ANY_OBJECT, prefix, schemas)
