@@ -85,8 +85,11 @@ def test_a_failing_service_is_500_without_its_traceback(gateway: httpx.Client) -
         (b"[1, 2]", "must be a JSON object"),
         (b'"text"', "must be a JSON object"),
         (b"[" * 100_000, "not valid JSON"),
+        (b'{"dividend": NaN, "divisor": 1}', "NaN is not a JSON number"),
+        (b'{"dividend": 1e400, "divisor": 1}', "too large for a float"),
+        (b'{"dividend": 1180591620717411303424, "divisor": 1}', "does not fit in 64 bits"),
     ],
-    ids=["broken", "not-utf8", "array", "string", "deeply-nested"],
+    ids=["broken", "not-utf8", "array", "string", "deeply-nested", "nan", "inf", "bigint"],
 )
 def test_bad_json_is_400_and_the_gateway_keeps_serving(
     gateway: httpx.Client, content: bytes, problem: str
@@ -101,6 +104,17 @@ def test_bad_json_is_400_and_the_gateway_keeps_serving(
     assert gateway.post("/shop/divide", json={"dividend": 6, "divisor": 3}).json() == {
         "quotient": 2.0
     }
+
+
+def test_a_string_that_is_not_unicode_goes_there_and_back_escaped(gateway: httpx.Client) -> None:
+    response = gateway.post(
+        "/shop/inspect",
+        content=b'{"text": "\\ud800"}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 200
+    assert b'"\\ud800"' in response.content
+    assert response.json()["body"] == {"text": "\ud800"}
 
 
 def test_an_empty_body_is_an_empty_request_body(gateway: httpx.Client) -> None:
@@ -360,3 +374,24 @@ def test_the_explorer_page_is_served_with_its_assets_and_a_strict_policy() -> No
         assert '<script src="_explorer/explorer.js"' in page.text
         assert "fetch(" in client.get("/_explorer/explorer.js").text
         assert client.get("/_explorer/explorer.css").status_code == 200
+
+
+def test_a_body_larger_than_the_transport_carries_is_413(
+    redis_gateway_deployment: Deployment,
+) -> None:
+    config = redis_gateway_deployment.client_config()
+    config["shop"]["transport"] = {
+        **config["shop"]["transport"],
+        "kwargs": {
+            **config["shop"]["transport"]["kwargs"],
+            "maximum_message_size_in_bytes": 2000,
+        },
+    }
+    app = create_app({"expose": {"shop": ["inspect"]}}, config)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        response = client.post("/shop/inspect", json={"text": "x" * 5000})
+        assert response.status_code == 413
+        error = only_error(response)
+        assert error["code"] == "REQUEST_TOO_LARGE"
+        assert "transport to service 'shop'" in error["message"]
+        assert client.post("/shop/inspect", json={"text": "small"}).status_code == 200

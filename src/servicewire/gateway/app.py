@@ -19,6 +19,7 @@ import datetime
 import decimal
 import json
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -43,6 +44,8 @@ from servicewire.errors import (
     ERROR_CODE_SERVER_ERROR,
     ERROR_CODE_UNKNOWN,
     MessageReceiveTimeout,
+    MessageTooLarge,
+    SerializationError,
     TransportError,
 )
 from servicewire.gateway.auth import HMAC_SCHEME, Authenticator, Caller
@@ -109,14 +112,16 @@ def json_response(status: int, payload: Any, headers: Mapping[str, str] | None =
     """``payload`` as JSON; a payload that cannot be written is the service's fault (500)."""
     try:
         content = json.dumps(
-            payload, default=_json_default, ensure_ascii=False, allow_nan=False
+            payload, default=_json_default, ensure_ascii=True, allow_nan=False
         ).encode()
     except (TypeError, ValueError, RecursionError) as error:
         logger.warning("A response could not be written as JSON: %s", error)
         status = 500
         content = json.dumps(
             error_body(
-                ERROR_CODE_RESPONSE_NOT_SERIALIZABLE, f"The response has no JSON form: {error}"
+                ERROR_CODE_RESPONSE_NOT_SERIALIZABLE,
+                f"The response has no JSON form: {error}",
+                is_caller_error=False,
             )
         ).encode()
     return Response(content, status, headers=headers, media_type="application/json")
@@ -135,13 +140,23 @@ def _answering(handler: Handler) -> Handler:
         except _Refusal as refusal:
             return json_response(
                 refusal.status,
-                error_body(refusal.code, refusal.message, refusal.field),
+                error_body(
+                    refusal.code,
+                    refusal.message,
+                    refusal.field,
+                    is_caller_error=refusal.status < 500,
+                ),
                 refusal.headers,
             )
         except Exception:
             logger.exception("The gateway failed on %s %s", request.method, request.url.path)
             return json_response(
-                500, error_body(ERROR_CODE_SERVER_ERROR, "The gateway failed; see its log")
+                500,
+                error_body(
+                    ERROR_CODE_SERVER_ERROR,
+                    "The gateway failed; see its log",
+                    is_caller_error=False,
+                ),
             )
 
     return answer
@@ -214,6 +229,18 @@ class Gateway:
                 continue_on_error=continue_on_error,
                 context={**(context or {}), "caller": f"servicewire gateway: {caller.name}"},
             )
+        except MessageTooLarge as error:
+            raise _Refusal(
+                413,
+                ERROR_CODE_REQUEST_TOO_LARGE,
+                f"The request is larger than the transport to service {service!r} carries: {error}",
+            ) from None
+        except SerializationError as error:
+            raise _Refusal(
+                400,
+                ERROR_CODE_INVALID,
+                f"The request cannot be sent to service {service!r}: {error}",
+            ) from None
         except MessageReceiveTimeout:
             raise _Refusal(
                 504,
@@ -342,8 +369,10 @@ def _json_object(body: bytes, what: str) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        value = json.loads(
+            body, parse_constant=_no_constant, parse_int=_int64, parse_float=_finite_float
+        )
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise _Refusal(
             400, ERROR_CODE_INVALID, f"The request body is not valid JSON: {error}"
         ) from None
@@ -353,6 +382,28 @@ def _json_object(body: bytes, what: str) -> dict[str, Any]:
             ERROR_CODE_INVALID,
             f"The request body must be a JSON object ({what}), not {type(value).__name__}",
         )
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+_INT_RANGE = range(-(2**63), 2**64)
+
+
+def _int64(text: str) -> int:
+    # msgpack, the transports' usual encoding, carries 64-bit integers and no more.
+    value = int(text)
+    if value not in _INT_RANGE:
+        raise ValueError(f"the integer {text[:40]} does not fit in 64 bits")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"the number {text[:40]} is too large for a float")
     return value
 
 

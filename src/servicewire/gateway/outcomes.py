@@ -34,9 +34,12 @@ ERROR_CODE_UNAVAILABLE = "UNAVAILABLE"
 _HIDDEN_FIELDS = ("traceback", "variables")
 
 
-def error_body(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+def error_body(
+    code: str, message: str, field: str | None = None, is_caller_error: bool = True
+) -> dict[str, Any]:
     """The body of one error of the gateway's own (bad JSON, unknown action, ...)."""
-    return {"errors": [public_error(Error(code, message, field=field, is_caller_error=True))]}
+    error = Error(code, message, field=field, is_caller_error=is_caller_error)
+    return {"errors": [public_error(error)]}
 
 
 def public_error(error: Error) -> dict[str, Any]:
