@@ -3,18 +3,17 @@ in front of them served by a real uvicorn on a free loopback port."""
 
 from __future__ import annotations
 
-import signal
 import socket
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 
 from servicewire import Client
+from tests.client.deployments import Deployment as ClientTestDeployment
 from tests.gateway.services import SIGNING_KEY_ID, SIGNING_SECRET
 from tests.support.processes import DEADLINE, ServiceProcess, write_settings
 from tests.support.waiting import wait_until
@@ -24,46 +23,28 @@ SHOP_ACTIONS = ("crash", "divide", "inspect", "nap", "price_order")
 """What the tests' gateways expose of ``shop``: everything but ``secret``."""
 
 
-class Deployment:
+class Deployment(ClientTestDeployment):
     """``shop`` and ``vault`` served on one transport (``server_transport`` and
-    ``client_transport`` are the settings of each side)."""
-
-    def __init__(
-        self,
-        kind: str,
-        folder: Path,
-        server_transport: Mapping[str, Any],
-        client_transport: Mapping[str, Any],
-    ) -> None:
-        self.kind = kind
-        self.folder = folder
-        self.server_transport = dict(server_transport)
-        self.client_transport = dict(client_transport)
-        self.processes: list[ServiceProcess] = []
+    ``client_transport`` are the settings of each side; no ``full_queue`` here), stopped
+    as the client tests' services are."""
 
     def client_config(self) -> dict[str, Any]:
         return {service: {"transport": self.client_transport} for service in SERVERS}
 
-    def start(self) -> None:
-        for service, server in SERVERS.items():
+    def start(self, *services: str) -> None:
+        """Start ``services`` (default: all) and wait until each answers."""
+        for service in services or tuple(SERVERS):
             settings: dict[str, Any] = {"transport": self.server_transport}
             if service == "vault":
                 settings["request_signing"] = {"keys": {SIGNING_KEY_ID: SIGNING_SECRET}}
             module = write_settings(self.folder, f"settings_{service}", settings)
-            self.processes.append(ServiceProcess(self.folder, server, module))
+            self.processes.append(ServiceProcess(self.folder, SERVERS[service], module))
         client = Client(self.client_config())
         try:
-            for service in SERVERS:
+            for service in services or tuple(SERVERS):
                 client.call_action(service, "status", timeout=DEADLINE)
         finally:
             client.close()
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.process.poll() is None:
-                process.send(signal.SIGTERM)
-        for process in self.processes:
-            process.wait()
 
 
 @contextmanager
