@@ -5,6 +5,7 @@ bad input of every kind answered with a 4xx naming the problem."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from servicewire.gateway import create_app
 from tests.gateway.deployments import SHOP_ACTIONS, Deployment, serving
 from tests.support.services import free_port
+from tests.support.waiting import wait_until
 
 ORDER = {"customer": "ada", "items": [{"sku": "tea", "quantity": 2}, {"sku": "cup", "quantity": 1}]}
 
@@ -395,3 +397,17 @@ def test_a_body_larger_than_the_transport_carries_is_413(
         assert error["code"] == "REQUEST_TOO_LARGE"
         assert "transport to service 'shop'" in error["message"]
         assert client.post("/shop/inspect", json={"text": "small"}).status_code == 200
+
+
+def test_each_refusal_is_logged_with_its_route_and_reason(
+    gateway: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="servicewire.gateway"):
+        assert gateway.post("/shop/divide", content=b"{oops").status_code == 400
+        wait_until(
+            lambda: any("Refused POST /shop/divide: 400" in r.message for r in caplog.records),
+            "the refusal's log line",
+        )
+    [line] = [r for r in caplog.records if "Refused POST /shop/divide" in r.message]
+    assert "not valid JSON" in line.message
+    assert line.levelno == logging.INFO

@@ -68,3 +68,14 @@ def test_a_token_that_is_also_a_signing_secret_is_refused() -> None:
 def test_bad_client_settings_stop_the_gateway_before_it_serves() -> None:
     with pytest.raises(InvalidSettings, match=r"no\.such:Thing"):
         create_app({"expose": {"shop": None}}, {"shop": {"transport": {"path": "no.such:Thing"}}})
+
+
+def test_the_settings_repr_shows_no_token_or_secret() -> None:
+    settings = GatewaySettings.from_mapping(
+        {
+            "expose": {"shop": None},
+            "bearer_tokens": {"token-that-is-secret": "caller"},
+            "signing_keys": {"key": "secret-that-is-secret"},
+        }
+    )
+    assert "is-secret" not in repr(settings)

@@ -75,6 +75,9 @@ embedded SQLite transport, as for ``Client()`` without settings."""
 
 DESCRIPTION_TTL = 60.0
 """How long a service's ``introspect`` answer is reused (seconds)."""
+DESCRIPTION_REFRESH_INTERVAL = 5.0
+"""How soon an answer may be fetched again early, for an action it did not list: calls of
+unknown actions must not make the gateway ask the service on every request."""
 
 _JOB_CONTROL_KEYS = frozenset({"continue_on_error", "switches", "correlation_id"})
 _RESERVED_CONTEXT_KEYS = frozenset({"switches", "correlation_id", "request_signature"})
@@ -138,6 +141,15 @@ def _answering(handler: Handler) -> Handler:
         try:
             return await handler(request)
         except _Refusal as refusal:
+            # One line per refusal: 5xx ones are the services' or the transport's trouble.
+            logger.log(
+                logging.WARNING if refusal.status >= 500 else logging.INFO,
+                "Refused %s %s: %s %s",
+                request.method,
+                request.url.path,
+                refusal.status,
+                refusal.message,
+            )
             return json_response(
                 refusal.status,
                 error_body(
@@ -248,7 +260,6 @@ class Gateway:
                 f"Service {service!r} did not answer within {self.settings.timeout_in_seconds:g} s",
             ) from None
         except TransportError as error:
-            logger.warning("Could not reach service %r: %s", service, error)
             raise _Refusal(
                 502, ERROR_CODE_UNAVAILABLE, f"Service {service!r} could not be reached: {error}"
             ) from None
@@ -256,11 +267,14 @@ class Gateway:
     # --- what is exposed ------------------------------------------------------------------
 
     async def description(self, service: str, refresh: bool = False) -> dict[str, Any]:
-        """The ``introspect`` body of ``service`` (reused for :data:`DESCRIPTION_TTL`)."""
+        """The ``introspect`` body of ``service``, reused for :data:`DESCRIPTION_TTL`
+        (with ``refresh``, for :data:`DESCRIPTION_REFRESH_INTERVAL`)."""
         cached = self._descriptions.get(service)
         now = time.monotonic()
-        if cached and not refresh and now - cached[0] < DESCRIPTION_TTL:
-            return cached[1]
+        if cached:
+            age = now - cached[0]
+            if age < (DESCRIPTION_REFRESH_INTERVAL if refresh else DESCRIPTION_TTL):
+                return cached[1]
         job = await self.call(Caller("gateway", None), service, [{"action": "introspect"}])
         status, body = action_outcome(job)
         if status != 200:
@@ -355,7 +369,6 @@ class Gateway:
             request.headers.get("authorization"), request.method, path, body
         )
         if isinstance(outcome, str):
-            logger.warning("Refused %s %s: %s", request.method, request.url.path, outcome)
             raise _Refusal(
                 401,
                 ERROR_CODE_NOT_AUTHORIZED,

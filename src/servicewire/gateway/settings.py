@@ -46,7 +46,9 @@ class GatewaySettings(BaseModel):
     cors_origins: tuple[StrictStr, ...] = ()
     """Origins allowed to call from a browser page of theirs (``"*"`` for any); none by
     default, so that only same-origin pages (the explorer) can."""
-    bearer_tokens: dict[Annotated[StrictStr, Field(min_length=16)], StrictStr] = {}
+    bearer_tokens: Annotated[
+        dict[Annotated[StrictStr, Field(min_length=16)], StrictStr], Field(repr=False)
+    ] = {}
     """Accepted bearer tokens, each naming its caller. A caller named like a key of
     ``signing_keys`` has the jobs it sends signed with that key."""
     signing_keys: dict[StrictStr, Annotated[SecretStr, Field(min_length=16)]] = {}
