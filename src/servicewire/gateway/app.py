@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +83,15 @@ unknown actions must not make the gateway ask the service on every request."""
 _JOB_CONTROL_KEYS = frozenset({"continue_on_error", "switches", "correlation_id"})
 _RESERVED_CONTEXT_KEYS = frozenset({"switches", "correlation_id", "request_signature"})
 _SIGNING_MIDDLEWARE = "servicewire.client.signing:RequestSigningMiddleware"
+
+
+@dataclass(frozen=True, slots=True)
+class _Description:
+    """A service's ``introspect`` answer, when it came, and its callable actions' names."""
+
+    fetched_at: float
+    body: dict[str, Any]
+    actions: frozenset[str]
 
 
 class _Refusal(Exception):
@@ -192,7 +202,7 @@ class Gateway:
         self.authenticator = Authenticator(settings)
         # Built now, so that bad client settings stop the gateway before it serves.
         self._clients: dict[str | None, AsyncClient] = {None: AsyncClient(self._config)}
-        self._descriptions: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._descriptions: dict[str, _Description] = {}
 
     # --- clients --------------------------------------------------------------------------
 
@@ -266,15 +276,15 @@ class Gateway:
 
     # --- what is exposed ------------------------------------------------------------------
 
-    async def description(self, service: str, refresh: bool = False) -> dict[str, Any]:
-        """The ``introspect`` body of ``service``, reused for :data:`DESCRIPTION_TTL`
-        (with ``refresh``, for :data:`DESCRIPTION_REFRESH_INTERVAL`)."""
+    async def description(self, service: str, refresh: bool = False) -> _Description:
+        """What ``service``'s ``introspect`` said, reused for :data:`DESCRIPTION_TTL` (with
+        ``refresh``, for :data:`DESCRIPTION_REFRESH_INTERVAL`)."""
         cached = self._descriptions.get(service)
         now = time.monotonic()
-        if cached:
-            age = now - cached[0]
+        if cached is not None:
+            age = now - cached.fetched_at
             if age < (DESCRIPTION_REFRESH_INTERVAL if refresh else DESCRIPTION_TTL):
-                return cached[1]
+                return cached
         job = await self.call(Caller("gateway", None), service, [{"action": "introspect"}])
         status, body = action_outcome(job)
         if status != 200:
@@ -283,19 +293,19 @@ class Gateway:
                 ERROR_CODE_UNAVAILABLE,
                 f"Service {service!r} did not describe itself: {body['errors'][0]['message']}",
             )
-        self._descriptions[service] = (now, body)
-        return dict(body)
+        described = self._descriptions[service] = _Description(
+            now, body, frozenset(action_entries(body, None))
+        )
+        return described
 
     async def check_exposed(self, service: str, action: str) -> None:
         """Refuse (404) an action the allow-list does not expose."""
         exposed = self.settings.exposes(service, action)
         if exposed is None:
-            described = await self.description(service)
-            exposed = action in action_entries(described, None)
+            exposed = action in (await self.description(service)).actions
             if not exposed and action not in BUILTIN_ACTIONS:
                 # The service may have been deployed anew with the action since.
-                described = await self.description(service, refresh=True)
-                exposed = action in action_entries(described, None)
+                exposed = action in (await self.description(service, refresh=True)).actions
         if exposed:
             return
         if service not in self.settings.expose:
@@ -314,7 +324,7 @@ class Gateway:
 
     async def exposed_description(self, service: str) -> dict[str, Any]:
         """``introspect`` of ``service``, keeping only the exposed actions."""
-        described = await self.description(service)
+        described = (await self.description(service)).body
         allowed = set(action_entries(described, self.settings.expose[service]))
         actions = {
             name: entry
@@ -335,7 +345,7 @@ class Gateway:
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
-                descriptions[service] = outcome
+                descriptions[service] = outcome.body
         return openapi_document(self.settings, descriptions)
 
     # --- requests -------------------------------------------------------------------------
