@@ -19,7 +19,6 @@ import datetime
 import decimal
 import json
 import logging
-import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
@@ -37,7 +36,6 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from servicewire.client.aio import AsyncClient
-from servicewire.client.base import new_correlation_id
 from servicewire.errors import (
     ERROR_CODE_INVALID,
     ERROR_CODE_NOT_AUTHORIZED,
@@ -58,6 +56,13 @@ from servicewire.gateway.outcomes import (
     action_outcome,
     error_body,
     job_outcome,
+)
+from servicewire.gateway.parsing import (
+    Refusal,
+    correlation_id_header,
+    job_parts,
+    json_object,
+    switches_header,
 )
 from servicewire.gateway.settings import GatewaySettings
 from servicewire.types import JobResponse
@@ -80,8 +85,6 @@ DESCRIPTION_REFRESH_INTERVAL = 5.0
 """How soon an answer may be fetched again early, for an action it did not list: calls of
 unknown actions must not make the gateway ask the service on every request."""
 
-_JOB_CONTROL_KEYS = frozenset({"continue_on_error", "switches", "correlation_id"})
-_RESERVED_CONTEXT_KEYS = frozenset({"switches", "correlation_id", "request_signature"})
 _SIGNING_MIDDLEWARE = "servicewire.client.signing:RequestSigningMiddleware"
 
 
@@ -92,22 +95,6 @@ class _Description:
     fetched_at: float
     body: dict[str, Any]
     actions: frozenset[str]
-
-
-class _Refusal(Exception):
-    """A request answered with an error of the gateway's own."""
-
-    def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        field: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.code, self.message, self.field = status, code, message, field
-        self.headers = dict(headers or {})
 
 
 def _json_default(value: Any) -> Any:
@@ -150,7 +137,7 @@ def _answering(handler: Handler) -> Handler:
     async def answer(request: Request) -> Response:
         try:
             return await handler(request)
-        except _Refusal as refusal:
+        except Refusal as refusal:
             # One line per refusal: 5xx ones are the services' or the transport's trouble.
             logger.log(
                 logging.WARNING if refusal.status >= 500 else logging.INFO,
@@ -252,25 +239,25 @@ class Gateway:
                 context={**(context or {}), "caller": f"servicewire gateway: {caller.name}"},
             )
         except MessageTooLarge as error:
-            raise _Refusal(
+            raise Refusal(
                 413,
                 ERROR_CODE_REQUEST_TOO_LARGE,
                 f"The request is larger than the transport to service {service!r} carries: {error}",
             ) from None
         except SerializationError as error:
-            raise _Refusal(
+            raise Refusal(
                 400,
                 ERROR_CODE_INVALID,
                 f"The request cannot be sent to service {service!r}: {error}",
             ) from None
         except MessageReceiveTimeout:
-            raise _Refusal(
+            raise Refusal(
                 504,
                 ERROR_CODE_TIMEOUT,
                 f"Service {service!r} did not answer within {self.settings.timeout_in_seconds:g} s",
             ) from None
         except TransportError as error:
-            raise _Refusal(
+            raise Refusal(
                 502, ERROR_CODE_UNAVAILABLE, f"Service {service!r} could not be reached: {error}"
             ) from None
 
@@ -288,7 +275,7 @@ class Gateway:
         job = await self.call(Caller("gateway", None), service, [{"action": "introspect"}])
         status, body = action_outcome(job)
         if status != 200:
-            raise _Refusal(
+            raise Refusal(
                 502,
                 ERROR_CODE_UNAVAILABLE,
                 f"Service {service!r} did not describe itself: {body['errors'][0]['message']}",
@@ -309,13 +296,13 @@ class Gateway:
         if exposed:
             return
         if service not in self.settings.expose:
-            raise _Refusal(
+            raise Refusal(
                 404,
                 ERROR_CODE_UNKNOWN,
                 f"Service {service!r} is not exposed by this gateway",
                 field="service",
             )
-        raise _Refusal(
+        raise Refusal(
             404,
             ERROR_CODE_UNKNOWN,
             f"Action {action!r} of service {service!r} is not exposed by this gateway",
@@ -340,7 +327,7 @@ class Gateway:
         )
         descriptions: dict[str, Any] = {}
         for service, outcome in zip(services, outcomes, strict=True):
-            if isinstance(outcome, _Refusal):
+            if isinstance(outcome, Refusal):
                 descriptions[service] = outcome.message
             elif isinstance(outcome, BaseException):
                 raise outcome
@@ -365,8 +352,8 @@ class Gateway:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def _too_large(self, size: int) -> _Refusal:
-        return _Refusal(
+    def _too_large(self, size: int) -> Refusal:
+        return Refusal(
             413,
             ERROR_CODE_REQUEST_TOO_LARGE,
             f"The request body ({size} bytes or more) is larger than the "
@@ -379,132 +366,13 @@ class Gateway:
             request.headers.get("authorization"), request.method, path, body
         )
         if isinstance(outcome, str):
-            raise _Refusal(
+            raise Refusal(
                 401,
                 ERROR_CODE_NOT_AUTHORIZED,
                 f"Not authenticated: {outcome}",
                 headers={"WWW-Authenticate": f'Bearer realm="servicewire", {HMAC_SCHEME}'},
             )
         return outcome
-
-
-def _json_object(body: bytes, what: str) -> dict[str, Any]:
-    if not body.strip():
-        return {}
-    try:
-        value = json.loads(
-            body, parse_constant=_no_constant, parse_int=_int64, parse_float=_finite_float
-        )
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
-        raise _Refusal(
-            400, ERROR_CODE_INVALID, f"The request body is not valid JSON: {error}"
-        ) from None
-    if not isinstance(value, dict):
-        raise _Refusal(
-            400,
-            ERROR_CODE_INVALID,
-            f"The request body must be a JSON object ({what}), not {type(value).__name__}",
-        )
-    return value
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-_INT_RANGE = range(-(2**63), 2**64)
-
-
-def _int64(text: str) -> int:
-    # msgpack, the transports' usual encoding, carries 64-bit integers and no more.
-    value = int(text)
-    if value not in _INT_RANGE:
-        raise ValueError(f"the integer {text[:40]} does not fit in 64 bits")
-    return value
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"the number {text[:40]} is too large for a float")
-    return value
-
-
-def _switches(raw: str | None) -> list[int] | None:
-    if raw is None or not raw.strip():
-        return None
-    try:
-        return [int(part) for part in raw.split(",")]
-    except ValueError:
-        raise _Refusal(
-            400,
-            ERROR_CODE_INVALID,
-            f"X-Switches must be comma-separated integers, not {raw[:64]!r}",
-            field="X-Switches",
-        ) from None
-
-
-def _correlation_id(request: Request) -> str:
-    given = request.headers.get("x-correlation-id", "").strip()
-    if len(given) > 256:
-        raise _Refusal(
-            400,
-            ERROR_CODE_INVALID,
-            "X-Correlation-Id is longer than 256 characters",
-            field="X-Correlation-Id",
-        )
-    return given or new_correlation_id()
-
-
-def _job_parts(
-    job: dict[str, Any],
-) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any]]:
-    """The actions, control and context of a job request body, checked."""
-    unknown = sorted(set(job) - {"actions", "control", "context"})
-    if unknown:
-        raise _Refusal(400, ERROR_CODE_INVALID, f"Unknown job key {unknown[0]!r}", unknown[0])
-    actions = job.get("actions")
-    if not isinstance(actions, list) or not actions:
-        raise _Refusal(
-            400, ERROR_CODE_INVALID, "actions must be a non-empty list of actions", "actions"
-        )
-    checked: list[dict[str, Any]] = []
-    for index, action in enumerate(actions):
-        field = f"actions.{index}"
-        if not isinstance(action, dict) or not isinstance(action.get("action"), str):
-            raise _Refusal(
-                400, ERROR_CODE_INVALID, "each action is an object with an action name", field
-            )
-        extra = sorted(set(action) - {"action", "body"})
-        if extra:
-            raise _Refusal(400, ERROR_CODE_INVALID, f"Unknown key {extra[0]!r}", field)
-        body = action.get("body", {})
-        if not isinstance(body, dict):
-            raise _Refusal(400, ERROR_CODE_INVALID, "body must be an object", f"{field}.body")
-        checked.append({"action": action["action"], "body": body})
-    control = job.get("control", {})
-    if not isinstance(control, dict):
-        raise _Refusal(400, ERROR_CODE_INVALID, "control must be an object", "control")
-    unknown = sorted(set(control) - _JOB_CONTROL_KEYS)
-    if unknown:
-        raise _Refusal(
-            400,
-            ERROR_CODE_INVALID,
-            f"Unknown control key {unknown[0]!r} (known: {', '.join(sorted(_JOB_CONTROL_KEYS))})",
-            f"control.{unknown[0]}",
-        )
-    context = job.get("context", {})
-    if not isinstance(context, dict):
-        raise _Refusal(400, ERROR_CODE_INVALID, "context must be an object", "context")
-    reserved = sorted(set(context) & _RESERVED_CONTEXT_KEYS)
-    if reserved:
-        raise _Refusal(
-            400,
-            ERROR_CODE_INVALID,
-            f"context may not set {reserved[0]!r} (use control or the headers)",
-            f"context.{reserved[0]}",
-        )
-    return checked, control, context
 
 
 def _routes(gateway: Gateway) -> list[Route | Mount]:
@@ -532,7 +400,7 @@ def _routes(gateway: Gateway) -> list[Route | Mount]:
         service, action = request.path_params["service"], request.path_params["action"]
         gateway.authenticate(request, await gateway.read_body(request))
         if action not in BUILTIN_ACTIONS:
-            raise _Refusal(
+            raise Refusal(
                 405,
                 ERROR_CODE_UNKNOWN,
                 f"GET serves only {' and '.join(BUILTIN_ACTIONS)}: call {action!r} with POST",
@@ -541,7 +409,7 @@ def _routes(gateway: Gateway) -> list[Route | Mount]:
             )
         if service not in settings.expose:
             await gateway.check_exposed(service, action)
-        correlation_id = _correlation_id(request)
+        correlation_id = correlation_id_header(request)
         if action == "introspect":
             return replied(200, await gateway.exposed_description(service), correlation_id)
         job = await gateway.call(
@@ -555,9 +423,9 @@ def _routes(gateway: Gateway) -> list[Route | Mount]:
         raw = await gateway.read_body(request)
         caller = gateway.authenticate(request, raw)
         await gateway.check_exposed(service, action)
-        body = _json_object(raw, "the action's request body")
-        switches = _switches(request.headers.get("x-switches"))
-        correlation_id = _correlation_id(request)
+        body = json_object(raw, "the action's request body")
+        switches = switches_header(request.headers.get("x-switches"))
+        correlation_id = correlation_id_header(request)
         job = await gateway.call(
             caller, service, [{"action": action, "body": body}], switches, correlation_id
         )
@@ -568,20 +436,20 @@ def _routes(gateway: Gateway) -> list[Route | Mount]:
         service = request.path_params["service"]
         raw = await gateway.read_body(request)
         caller = gateway.authenticate(request, raw)
-        actions, control, context = _job_parts(_json_object(raw, "a job"))
+        actions, control, context = job_parts(json_object(raw, "a job"))
         for action in actions:
             await gateway.check_exposed(service, action["action"])
         switches = control.get("switches")
         if switches is not None and (
             not isinstance(switches, list) or not all(type(switch) is int for switch in switches)
         ):
-            raise _Refusal(
+            raise Refusal(
                 400, ERROR_CODE_INVALID, "switches must be a list of integers", "control.switches"
             )
-        header_switches = _switches(request.headers.get("x-switches"))
+        header_switches = switches_header(request.headers.get("x-switches"))
         correlation_id = control.get("correlation_id")
         if not isinstance(correlation_id, str) or not correlation_id:
-            correlation_id = _correlation_id(request)
+            correlation_id = correlation_id_header(request)
         job = await gateway.call(
             caller,
             service,
