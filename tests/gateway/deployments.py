@@ -32,16 +32,16 @@ class Deployment(ClientTestDeployment):
         return {service: {"transport": self.client_transport} for service in SERVERS}
 
     def start(self, *services: str) -> None:
-        """Start ``services`` (default: all) and wait until each answers."""
-        for service in services or tuple(SERVERS):
-            settings: dict[str, Any] = {"transport": self.server_transport}
-            if service == "vault":
-                settings["request_signing"] = {"keys": {SIGNING_KEY_ID: SIGNING_SECRET}}
-            module = write_settings(self.folder, f"settings_{service}", settings)
-            self.processes.append(ServiceProcess(self.folder, SERVERS[service], module))
+        """Start ``services`` (default: all), one after the other, each once the one before
+        answers (so that they do not create the SQL transport's tables at the same time)."""
         client = Client(self.client_config())
         try:
             for service in services or tuple(SERVERS):
+                settings: dict[str, Any] = {"transport": self.server_transport}
+                if service == "vault":
+                    settings["request_signing"] = {"keys": {SIGNING_KEY_ID: SIGNING_SECRET}}
+                module = write_settings(self.folder, f"settings_{service}", settings)
+                self.processes.append(ServiceProcess(self.folder, SERVERS[service], module))
                 client.call_action(service, "status", timeout=DEADLINE)
         finally:
             client.close()
