@@ -1,8 +1,9 @@
-"""Shared plumbing of the benchmarks: timing, the PySOA side, and the report.
+"""Shared plumbing of the benchmarks: timing, server processes, the PySOA side, and the
+report.
 
-Each benchmark measures servicewire in this process and PySOA 1.4.9 in a subprocess of its
-own virtual environment, round by round and interleaved, so that both see the same machine
-at the same time. The report gives the median of the rounds and their ratio.
+Each benchmark measures servicewire and PySOA 1.4.9 (in a subprocess of its own virtual
+environment), round by round and interleaved, so that both see the same machine at the same
+time. The report gives the median of the rounds and their ratio.
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -136,6 +140,131 @@ def wait_until_serving(call: Callable[[], object]) -> None:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+# --- server processes ----------------------------------------------------------------------
+
+
+@contextmanager
+def serving(
+    command: list[str], cwd: Path, env: dict[str, str], workers: int
+) -> Iterator[list[int]]:
+    """Run a server command until the block ends, once its ``workers`` processes all serve
+    (each writes a heartbeat file named by ``BENCH_HEARTBEAT``, ``{{pid}}`` replaced); give
+    the block their process ids."""
+    with tempfile.TemporaryDirectory(prefix="servicewire-bench-") as directory:
+        heartbeat = os.path.join(directory, "{{pid}}.beat")
+        process = subprocess.Popen(
+            command, cwd=cwd, env={**os.environ, **env, "BENCH_HEARTBEAT": heartbeat}
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while len(os.listdir(directory)) < workers:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{command} did not start {workers} server process(es)")
+                time.sleep(0.05)
+            yield [int(name.split(".")[0]) for name in os.listdir(directory)]
+        finally:
+            process.terminate()
+            process.wait(30)
+
+
+def fork_options(workers: int) -> list[str]:
+    return ["--fork", str(workers)] if workers > 1 else []
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """User and system CPU seconds the processes ``pids`` have used (the counters
+    ``getrusage`` reads, from ``/proc/<pid>/stat``, in clock ticks of 10 ms)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / _CLOCK_TICKS
+
+
+def rss_bytes(pid: int) -> int:
+    """The resident set size of process ``pid``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"No VmRSS for process {pid}")
+
+
+# --- timed client processes (their side: _timed.py) ----------------------------------------
+
+
+@dataclass
+class Sample:
+    """One round of one system: rate, latency percentiles and CPU per call on each side."""
+
+    rate: float
+    p50: float
+    p99: float
+    client_cpu: float
+    server_cpu: float
+
+
+def percentile(ordered: Sequence[float], fraction: float) -> float:
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def timed_round(
+    commands: Sequence[Sequence[str]], seconds: float, server_pids: Sequence[int], cwd: Path
+) -> Sample:
+    """Start one client process per command, wait until all have warmed up, let them call
+    for ``seconds``, and combine what they measured with the servers' CPU meanwhile."""
+    processes = [
+        subprocess.Popen(
+            list(command), cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        for command in commands
+    ]
+    try:
+        for process in processes:
+            _read_json(process)
+        before = cpu_seconds(server_pids)
+        for process in processes:
+            assert process.stdin is not None
+            process.stdin.write(json.dumps({"seconds": seconds}) + "\n")
+            process.stdin.flush()
+        results = [_read_json(process) for process in processes]
+        server_cpu = cpu_seconds(server_pids) - before
+    finally:
+        for process in processes:
+            if process.wait(60) != 0:
+                raise RuntimeError(f"{process.args} failed")
+    calls = sum(result["calls"] for result in results)
+    latencies = sorted(latency for result in results for latency in result["latencies"])
+    return Sample(
+        rate=sum(result["calls"] / result["seconds"] for result in results),
+        p50=percentile(latencies, 0.5),
+        p99=percentile(latencies, 0.99),
+        client_cpu=sum(result["cpu"] for result in results) / calls * 1e6,
+        server_cpu=server_cpu / calls * 1e6,
+    )
+
+
+def _read_json(process: subprocess.Popen[str]) -> dict[str, Any]:
+    """The next JSON object a client process prints (other lines are passed over)."""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("{"):
+            return dict(json.loads(line))
+    raise RuntimeError(f"{process.args} stopped without a result")
+
+
+def median_sample(samples: Sequence[Sample]) -> Sample:
+    """Each figure's median over the rounds."""
+    return Sample(
+        *(
+            statistics.median(getattr(sample, field) for sample in samples)
+            for field in ("rate", "p50", "p99", "client_cpu", "server_cpu")
+        )
+    )
 
 
 if __name__ == "__main__":

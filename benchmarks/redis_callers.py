@@ -1,0 +1,61 @@
+"""A client process of the Redis benchmarks (see ``_timed.py`` for how it is driven):
+``python redis_callers.py <system> <case> <redis port> [--in-flight N] [--payloads DIR]``.
+
+Systems: ``servicewire`` (a ``Client``), ``servicewire-async`` (one ``AsyncClient`` with
+``--in-flight`` calls outstanding), and the floors ``redis-py`` and ``raw`` (see
+``redis_floor.py``, with the captured payloads of ``--payloads``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from _cases import MAXIMUM_MESSAGE_BYTES, case_call
+from _timed import closed_loop, in_flight_loop
+
+SYSTEMS = ("servicewire", "servicewire-async", "redis-py", "raw")
+SERVICE = "bench"
+
+
+def client_settings(port: int, service: str = SERVICE) -> dict[str, Any]:
+    """Client settings of ``service`` over the private Redis at ``port``."""
+    transport = {
+        "path": "servicewire.transport.redis:RedisClientTransport",
+        "kwargs": {
+            "backend_layer_kwargs": {"hosts": [f"redis://127.0.0.1:{port}/0"]},
+            "maximum_message_size_in_bytes": MAXIMUM_MESSAGE_BYTES,
+            "log_messages_larger_than_bytes": MAXIMUM_MESSAGE_BYTES,
+        },
+    }
+    return {service: {"transport": transport}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("system", choices=SYSTEMS)
+    parser.add_argument("case")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--in-flight", type=int, default=1)
+    parser.add_argument("--payloads", type=Path)
+    arguments = parser.parse_args()
+    if arguments.system == "servicewire":
+        from servicewire import Client
+
+        closed_loop(case_call(Client(client_settings(arguments.port)), SERVICE, arguments.case))
+    elif arguments.system == "servicewire-async":
+        from servicewire import AsyncClient
+
+        call = case_call(AsyncClient(client_settings(arguments.port)), SERVICE, arguments.case)
+        in_flight_loop(call, arguments.in_flight)
+    else:
+        from redis_floor import floor_call
+
+        closed_loop(
+            floor_call(arguments.system, arguments.port, arguments.payloads, arguments.case)
+        )
+
+
+if __name__ == "__main__":
+    main()
