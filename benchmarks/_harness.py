@@ -212,40 +212,55 @@ def percentile(ordered: Sequence[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def timed_round(
-    commands: Sequence[Sequence[str]], seconds: float, server_pids: Sequence[int], cwd: Path
-) -> Sample:
-    """Start one client process per command, wait until all have warmed up, let them call
-    for ``seconds``, and combine what they measured with the servers' CPU meanwhile."""
-    processes = [
-        subprocess.Popen(
-            list(command), cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-        )
-        for command in commands
-    ]
-    try:
-        for process in processes:
-            _read_json(process)
-        before = cpu_seconds(server_pids)
+class Callers:
+    """Client processes kept for every round (their side: ``_timed.py``), one per command."""
+
+    def __init__(self, commands: Sequence[Sequence[str]], cwd: Path) -> None:
+        self.processes = [
+            subprocess.Popen(
+                list(command), cwd=cwd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+            )
+            for command in commands
+        ]
+
+    def _order(self, processes: Sequence[subprocess.Popen[str]], **order: Any) -> list[Any]:
         for process in processes:
             assert process.stdin is not None
-            process.stdin.write(json.dumps({"seconds": seconds}) + "\n")
+            process.stdin.write(json.dumps(order) + "\n")
             process.stdin.flush()
-        results = [_read_json(process) for process in processes]
+        return [_read_json(process) for process in processes]
+
+    def round(
+        self,
+        case: str,
+        seconds: float,
+        server_pids: Sequence[int],
+        clients: int = 1,
+        in_flight: int = 1,
+    ) -> Sample:
+        """Warm the first ``clients`` processes up on ``case``, let them call for
+        ``seconds``, and combine what they measured with the servers' CPU meanwhile."""
+        processes = self.processes[:clients]
+        self._order(processes, warm=case, in_flight=in_flight)
+        before = cpu_seconds(server_pids)
+        results = self._order(processes, seconds=seconds)
         server_cpu = cpu_seconds(server_pids) - before
-    finally:
-        for process in processes:
-            if process.wait(60) != 0:
-                raise RuntimeError(f"{process.args} failed")
-    calls = sum(result["calls"] for result in results)
-    latencies = sorted(latency for result in results for latency in result["latencies"])
-    return Sample(
-        rate=sum(result["calls"] / result["seconds"] for result in results),
-        p50=percentile(latencies, 0.5),
-        p99=percentile(latencies, 0.99),
-        client_cpu=sum(result["cpu"] for result in results) / calls * 1e6,
-        server_cpu=server_cpu / calls * 1e6,
-    )
+        calls = sum(result["calls"] for result in results)
+        latencies = sorted(latency for result in results for latency in result["latencies"])
+        return Sample(
+            rate=sum(result["calls"] / result["seconds"] for result in results),
+            p50=percentile(latencies, 0.5),
+            p99=percentile(latencies, 0.99),
+            client_cpu=sum(result["cpu"] for result in results) / calls * 1e6,
+            server_cpu=server_cpu / calls * 1e6,
+        )
+
+    def close(self) -> None:
+        for process in self.processes:
+            assert process.stdin is not None
+            process.stdin.close()
+        for process in self.processes:
+            process.wait(30)
 
 
 def _read_json(process: subprocess.Popen[str]) -> dict[str, Any]:

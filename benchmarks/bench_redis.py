@@ -42,13 +42,13 @@ from _cases import CASES, CHUNK_THRESHOLD, MAXIMUM_MESSAGE_BYTES
 from _harness import (
     PYSOA_SIDE,
     ROOT,
+    Callers,
     Sample,
     fork_options,
     median_sample,
     publish,
     rss_bytes,
     serving,
-    timed_round,
 )
 from redis_callers import client_settings
 from tests.support.pysoa import pysoa_python
@@ -156,8 +156,8 @@ def capture_payloads(redis_server: RedisServer, directory: Path) -> None:
     client = Client(client_settings(redis_server.port, "bench_capture"))
     for case, actions in CASES.items():
         client.send_request("bench_capture", actions)
-        request = raw.lpop("pysoa:service.bench_capture")
-        assert isinstance(request, bytes)
+        # Popped with a wait: the client writes its push without waiting for it.
+        request = _pop(raw, "pysoa:service.bench_capture")
         _, envelope = read_message(request, MsgpackSerializer())
         raw.rpush("pysoa:service.bench", request)
         reply_key = "pysoa:" + envelope.meta["reply_to"]
@@ -197,15 +197,12 @@ def all_servers(
 # --- clients --------------------------------------------------------------------------------
 
 
-def client_command(system: str, case: Case, port: int, payloads: Path) -> list[str]:
+def client_command(system: str, port: int, payloads: Path) -> list[str]:
     if system == "pysoa":
-        return [str(pysoa_python()), str(PYSOA_SIDE / "redis_client.py"), str(port), case.calls,
-                "--timed"]  # fmt: skip
-    command = [sys.executable, "redis_callers.py", system, case.calls, str(port)]
+        return [str(pysoa_python()), str(PYSOA_SIDE / "redis_client.py"), str(port), "--timed"]
+    command = [sys.executable, "redis_callers.py", system, str(port)]
     if system in ("redis-py", "raw"):
         command += ["--payloads", str(payloads)]
-    if case.in_flight:
-        command += ["--in-flight", str(case.in_flight)]
     return command
 
 
@@ -225,16 +222,27 @@ def measure(
         payloads = Path(directory)
         for servers in sorted({result.case.servers for result in results}):
             group = [result for result in results if result.case.servers == servers]
-            with all_servers(redis_server, servers, payloads) as pids:
+            systems = sorted({system for result in group for system in result.case.systems})
+            most = max(result.case.clients for result in group)
+            with all_servers(redis_server, servers, payloads) as pids, ExitStack() as stack:
+                callers = {}
+                for system in systems:
+                    command = client_command(system, redis_server.port, payloads)
+                    callers[system] = Callers([command] * most, BENCHMARKS)
+                    stack.callback(callers[system].close)
                 for number in range(rounds):
                     for result in group:
-                        for system in result.case.systems:
-                            commands = [client_command(system, result.case, redis_server.port,
-                                                       payloads)] * result.case.clients  # fmt: skip
-                            sample = timed_round(commands, seconds, pids[system], BENCHMARKS)
+                        case = result.case
+                        for system in case.systems:
+                            sample = callers[system].round(
+                                case.calls, seconds, pids[system], case.clients, case.in_flight or 1
+                            )
                             result.samples.setdefault(system, []).append(sample)
-                    print(f"  {servers} server process(es): round {number + 1} of {rounds} done",
-                          file=sys.stderr, flush=True)  # fmt: skip
+                    print(
+                        f"  {servers} server process(es): round {number + 1} of {rounds} done",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     return results
 
 

@@ -1,8 +1,9 @@
 """A client process of the Redis benchmarks (see ``_timed.py`` for how it is driven):
-``python redis_callers.py <system> <case> <redis port> [--in-flight N] [--payloads DIR]``.
+``python redis_callers.py <system> <redis port> [--payloads DIR]``, calling the cases of
+``_cases.py`` it is told to.
 
-Systems: ``servicewire`` (a ``Client``), ``servicewire-async`` (one ``AsyncClient`` with
-``--in-flight`` calls outstanding), and the floors ``redis-py`` and ``raw`` (see
+Systems: ``servicewire`` (a ``Client``), ``servicewire-async`` (one ``AsyncClient``, with
+the calls in flight it is told), and the floors ``redis-py`` and ``raw`` (see
 ``redis_floor.py``, with the captured payloads of ``--payloads``).
 """
 
@@ -35,26 +36,24 @@ def client_settings(port: int, service: str = SERVICE) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("system", choices=SYSTEMS)
-    parser.add_argument("case")
     parser.add_argument("port", type=int)
-    parser.add_argument("--in-flight", type=int, default=1)
     parser.add_argument("--payloads", type=Path)
     arguments = parser.parse_args()
     if arguments.system == "servicewire":
         from servicewire import Client
 
-        closed_loop(case_call(Client(client_settings(arguments.port)), SERVICE, arguments.case))
+        client = Client(client_settings(arguments.port))
+        closed_loop(lambda case: case_call(client, SERVICE, case))
     elif arguments.system == "servicewire-async":
         from servicewire import AsyncClient
 
-        call = case_call(AsyncClient(client_settings(arguments.port)), SERVICE, arguments.case)
-        in_flight_loop(call, arguments.in_flight)
+        async_client = AsyncClient(client_settings(arguments.port))
+        in_flight_loop(lambda case: case_call(async_client, SERVICE, case))
     else:
         from redis_floor import floor_call
 
-        closed_loop(
-            floor_call(arguments.system, arguments.port, arguments.payloads, arguments.case)
-        )
+        floor, port, payloads = arguments.system, arguments.port, arguments.payloads
+        closed_loop(lambda case: floor_call(floor, port, payloads, case))
 
 
 if __name__ == "__main__":

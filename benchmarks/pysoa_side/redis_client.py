@@ -1,8 +1,8 @@
 """PySOA's client side of the Redis benchmarks (runs in the PySOA environment):
 ``python redis_client.py <redis port> <scenario> <count>`` prints the rate (calls, jobs or
 actions per second, as the scenario counts) as JSON;
-``python redis_client.py <redis port> <case> --timed`` is a timed client process of
-``bench_redis.py`` (driven as ``_timed.py`` says), calling a case of ``_cases.py``."""
+``python redis_client.py <redis port> --timed`` is a client process of ``bench_redis.py``
+(driven as ``_timed.py`` says), calling the cases of ``_cases.py``."""
 
 import json
 import os
@@ -47,8 +47,8 @@ def main():
         },
     }
     client = Client({"bench_pysoa": {"transport": transport}})
-    if sys.argv[3] == "--timed":
-        closed_loop(case_call(client, "bench_pysoa", scenario))
+    if scenario == "--timed":
+        closed_loop(lambda case: case_call(client, "bench_pysoa", case))
         return
     count = int(sys.argv[3])
     call, units = SCENARIOS[scenario]
