@@ -282,5 +282,31 @@ def median_sample(samples: Sequence[Sample]) -> Sample:
     )
 
 
+# --- system calls ---------------------------------------------------------------------------
+
+
+@contextmanager
+def counting_system_calls(pids: Sequence[int]) -> Iterator[dict[str, int]]:
+    """Count the system calls of the processes ``pids`` (all their threads) while the block
+    runs, with ``strace -c -f``; the counts per system call fill the dictionary given to the
+    block once it ends."""
+    counts: dict[str, int] = {}
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as output:
+        attach = [option for pid in pids for option in ("-p", str(pid))]
+        tracer = subprocess.Popen(
+            ["strace", "-c", "-f", "-q", "-o", output.name, *attach], stderr=subprocess.DEVNULL
+        )
+        time.sleep(0.5)  # strace attaches
+        try:
+            yield counts
+        finally:
+            tracer.send_signal(2)
+            tracer.wait(30)
+            for line in Path(output.name).read_text().splitlines():
+                fields = line.split()
+                if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+                    counts[fields[-1]] = int(fields[3])
+
+
 if __name__ == "__main__":
     collect_results()

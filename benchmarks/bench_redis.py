@@ -201,7 +201,7 @@ def client_command(system: str, port: int, payloads: Path) -> list[str]:
     if system == "pysoa":
         return [str(pysoa_python()), str(PYSOA_SIDE / "redis_client.py"), str(port), "--timed"]
     command = [sys.executable, "redis_callers.py", system, str(port)]
-    if system in ("redis-py", "raw"):
+    if system.startswith(("redis-py", "raw")):
         command += ["--payloads", str(payloads)]
     return command
 

@@ -4,7 +4,8 @@
 
 Systems: ``servicewire`` (a ``Client``), ``servicewire-async`` (one ``AsyncClient``, with
 the calls in flight it is told), and the floors ``redis-py`` and ``raw`` (see
-``redis_floor.py``, with the captured payloads of ``--payloads``).
+``redis_floor.py``, with the captured payloads of ``--payloads``), and two leaner ways
+of using redis-py (``redis-py-connection``, ``redis-py-pipelined``: ``bench_redis_paths.py``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,14 @@ from typing import Any
 from _cases import MAXIMUM_MESSAGE_BYTES, case_call
 from _timed import closed_loop, in_flight_loop
 
-SYSTEMS = ("servicewire", "servicewire-async", "redis-py", "raw")
+SYSTEMS = (
+    "servicewire",
+    "servicewire-async",
+    "redis-py",
+    "raw",
+    "redis-py-connection",
+    "redis-py-pipelined",
+)
 SERVICE = "bench"
 
 

@@ -85,6 +85,36 @@ def floor_call(floor: str, port: int, directory: Path, case: str) -> Callable[[]
             return [client.blpop([reply_key], POP_TIMEOUT) for _ in range(count)]
 
         return stock_call
+    if floor == "redis-py-connection":
+        # One connection of redis-py's pool, held: no pool checkout, health check or fork
+        # check per command, still two round trips.
+        held = redis.Redis(port=port).connection_pool.get_connection()
+
+        def held_call() -> object:
+            held.send_command("RPUSH", REQUEST_QUEUE, message)
+            held.read_response()
+            replies = []
+            for _ in range(count):
+                held.send_command("BLPOP", reply_key, POP_TIMEOUT)
+                replies.append(held.read_response())
+            return replies
+
+        return held_call
+    if floor == "redis-py-pipelined":
+        # The held connection, with the push and the pops in one write (as servicewire's
+        # links do): one round trip.
+        held = redis.Redis(port=port).connection_pool.get_connection()
+        commands = [
+            hiredis.pack_command((b"RPUSH", REQUEST_QUEUE, message)),
+            *count * [hiredis.pack_command((b"BLPOP", reply_key, POP_TIMEOUT))],
+        ]
+
+        def pipelined_call() -> object:
+            held.send_packed_command(commands, check_health=False)
+            held.read_response()
+            return [held.read_response() for _ in range(count)]
+
+        return pipelined_call
     connection = RawConnection(port)
     # The push and every pop of the reply in one write (Redis runs them in order).
     exchange = hiredis.pack_command((b"RPUSH", REQUEST_QUEUE, message)) + count * bytes(
