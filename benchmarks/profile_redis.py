@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
+import signal
 import sys
 import tempfile
 import time
@@ -135,12 +137,18 @@ def profile_steps(
         with serving(command, BENCHMARKS, {"BENCH_REDIS_URL": redis_server.url}, 1) as pids:
             for _ in range(300):
                 call()
+            os.kill(pids[0], signal.SIGUSR1)
             # CPU time, not wall time (most of which is the wait for the reply).
             profiler = cProfile.Profile(time.process_time)
             profiler.enable()
             for _ in range(calls):
                 call()
             profiler.disable()
+            os.kill(pids[0], signal.SIGUSR2)
+            deadline = time.monotonic() + 30
+            while not output.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.5)  # written
         client_stats, server_stats = pstats.Stats(profiler), pstats.Stats(str(output))
         client_shares, server_shares = steps(client_stats), steps(server_stats)
     print("Client, most own time (µs per call):", *top_functions(client_stats, client_cpu),
