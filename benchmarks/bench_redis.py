@@ -295,7 +295,7 @@ def memory_table(sizes: list[tuple[int, int]]) -> list[str]:
         "| after calls | RSS MB | growth since the first 1,000 calls, MB |",
         "|---:|---:|---:|",
         *(
-            f"| {calls:,} | {size / 1e6:.1f} | {(size - first) / 1e6:+.1f} |"
+            f"| {calls:,} | {size / 1e6:.2f} | {(size - first) / 1e6:+.2f} |"
             for calls, size in sizes
         ),
         "",
@@ -342,18 +342,25 @@ def main() -> None:
         lines += case_table(result)
     if sizes:
         lines += memory_table(sizes)
-    lines.append(
-        f"Medians of {rounds} alternating rounds of {seconds:g} s per system; Python "
-        f"{sys.version.split()[0]}, {os.cpu_count()} CPUs, one private redis-server ({version}) "
-        "on loopback, each system's servers and clients in processes of their own. Client CPU "
-        "is measured in each client process (`time.process_time`), server CPU from the server "
-        "processes' counters (`/proc/<pid>/stat`, 10 ms ticks). The floors push the bytes a "
-        "servicewire client and server really sent, with no framework: the redis-py floor with "
-        "the stock `rpush`/`blpop` API, the raw-socket floor with RESP packed by hiredis and "
-        f"one write per call. 1 MB responses go out in chunks of {CHUNK_THRESHOLD // 1024} KB "
-        f"(`chunk_messages_larger_than_bytes`, and {MAXIMUM_MESSAGE_BYTES // 2**20} MB "
-        f"message limits on both sides). Took {time.monotonic() - started:.0f} s."
-    )
+        lines += [
+            "The memory case alternates 10 KB and tiny calls, one at a time, against one "
+            "`servicewire serve` process.",
+            "",
+        ]
+    if results:
+        lines.append(
+            f"Medians of {rounds} alternating rounds of {seconds:g} s per system; Python "
+            f"{sys.version.split()[0]}, {os.cpu_count()} CPUs, one private redis-server "
+            f"({version}) on loopback, each system's servers and clients in processes of their "
+            "own. Client CPU is measured in each client process (`time.process_time`), server "
+            "CPU from the server processes' counters (`/proc/<pid>/stat`, 10 ms ticks). The "
+            "floors push the bytes a servicewire client and server really sent, with no "
+            "framework: the redis-py floor with the stock `rpush`/`blpop` API, the raw-socket "
+            "floor with RESP packed by hiredis and one write per call. 1 MB responses go out in "
+            f"chunks of {CHUNK_THRESHOLD // 1024} KB (`chunk_messages_larger_than_bytes`, and "
+            f"{MAXIMUM_MESSAGE_BYTES // 2**20} MB message limits on both sides)."
+        )
+    lines.append(f"Took {time.monotonic() - started:.0f} s.")
     publish(lines, "redis.md" if complete else "")
 
 
