@@ -32,7 +32,15 @@ from pathlib import Path
 import hiredis
 import redis
 
-REQUEST_QUEUE = b"pysoa:service.bench_floor"
+SERVERS = ("redis-py", "raw")
+
+
+def request_queue(server: str) -> bytes:
+    """The request queue of one floor's server (each its own: a queue shared by both would
+    give each server half of the other's calls)."""
+    return b"pysoa:service.bench_floor." + server.encode()
+
+
 POP_TIMEOUT = 5
 _READ_SIZE = 1 << 20
 
@@ -77,11 +85,13 @@ def floor_call(floor: str, port: int, directory: Path, case: str) -> Callable[[]
     reply_key = b"pysoa:service.bench_floor." + uuid.uuid4().hex.encode() + b"!1"
     message = b"%s %s\n%s" % (case.encode(), reply_key, request)
     count = len(frames)
+    # The leaner redis-py paths of bench_redis_paths.py are answered by the raw server.
+    queue = request_queue("redis-py" if floor == "redis-py" else "raw")
     if floor == "redis-py":
         client = redis.Redis(port=port)
 
         def stock_call() -> object:
-            client.rpush(REQUEST_QUEUE, message)
+            client.rpush(queue, message)
             return [client.blpop([reply_key], POP_TIMEOUT) for _ in range(count)]
 
         return stock_call
@@ -91,7 +101,7 @@ def floor_call(floor: str, port: int, directory: Path, case: str) -> Callable[[]
         held = redis.Redis(port=port).connection_pool.get_connection()
 
         def held_call() -> object:
-            held.send_command("RPUSH", REQUEST_QUEUE, message)
+            held.send_command("RPUSH", queue, message)
             held.read_response()
             replies = []
             for _ in range(count):
@@ -105,7 +115,7 @@ def floor_call(floor: str, port: int, directory: Path, case: str) -> Callable[[]
         # links do): one round trip.
         held = redis.Redis(port=port).connection_pool.get_connection()
         commands = [
-            hiredis.pack_command((b"RPUSH", REQUEST_QUEUE, message)),
+            hiredis.pack_command((b"RPUSH", queue, message)),
             *count * [hiredis.pack_command((b"BLPOP", reply_key, POP_TIMEOUT))],
         ]
 
@@ -117,7 +127,7 @@ def floor_call(floor: str, port: int, directory: Path, case: str) -> Callable[[]
         return pipelined_call
     connection = RawConnection(port)
     # The push and every pop of the reply in one write (Redis runs them in order).
-    exchange = hiredis.pack_command((b"RPUSH", REQUEST_QUEUE, message)) + count * bytes(
+    exchange = hiredis.pack_command((b"RPUSH", queue, message)) + count * bytes(
         hiredis.pack_command((b"BLPOP", reply_key, POP_TIMEOUT))
     )
 
@@ -140,7 +150,7 @@ def serve_stock(port: int, responses: dict[bytes, list[bytes]], ready: Callable[
     client.ping()
     ready()
     while True:
-        popped = client.blpop([REQUEST_QUEUE], POP_TIMEOUT)
+        popped = client.blpop([request_queue("redis-py")], POP_TIMEOUT)
         if popped is None:
             continue
         case, reply_key = _route(popped[1])
@@ -149,7 +159,7 @@ def serve_stock(port: int, responses: dict[bytes, list[bytes]], ready: Callable[
 
 def serve_raw(port: int, responses: dict[bytes, list[bytes]], ready: Callable[[], None]) -> None:
     connection = RawConnection(port)
-    pop = hiredis.pack_command((b"BLPOP", REQUEST_QUEUE, POP_TIMEOUT))
+    pop = hiredis.pack_command((b"BLPOP", request_queue("raw"), POP_TIMEOUT))
     connection.send(pop)
     ready()
     while True:
@@ -172,7 +182,7 @@ def _write_heartbeat() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("floor", choices=("redis-py", "raw"))
+    parser.add_argument("floor", choices=SERVERS)
     parser.add_argument("port", type=int)
     parser.add_argument("payloads", type=Path)
     parser.add_argument("--processes", type=int, default=1)
