@@ -169,6 +169,13 @@ def serving(
             process.wait(30)
 
 
+def redis_version(redis_server: Any) -> str:
+    """The version of a ``tests.support.services.RedisServer``'s binary (``v=7.0.15``)."""
+    return subprocess.run(
+        [redis_server.binary, "--version"], capture_output=True, text=True, check=True
+    ).stdout.split()[2]
+
+
 def fork_options(workers: int) -> list[str]:
     return ["--fork", str(workers)] if workers > 1 else []
 

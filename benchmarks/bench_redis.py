@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,6 +46,7 @@ from _harness import (
     fork_options,
     median_sample,
     publish,
+    redis_version,
     rss_bytes,
     serving,
 )
@@ -130,12 +130,6 @@ def floor_server(
     command = [sys.executable, "redis_floor.py", floor, str(redis_server.port), str(payloads),
                "--processes", str(workers)]  # fmt: skip
     return serving(command, BENCHMARKS, {}, workers)
-
-
-def redis_version(redis_server: RedisServer) -> str:
-    return subprocess.run(
-        [redis_server.binary, "--version"], capture_output=True, text=True, check=True
-    ).stdout.split()[2]
 
 
 def bench_client(redis_server: RedisServer) -> Client:

@@ -62,7 +62,8 @@ def main() -> None:
         server = stack.enter_context(floor_server(redis_server, "raw", payloads))
         callers = {}
         for path in PATHS:
-            callers[path] = Callers([client_command(path, redis_server.port, payloads)], BENCHMARKS)
+            command = [*client_command(path, redis_server.port, payloads), "--server", "raw"]
+            callers[path] = Callers([command], BENCHMARKS)
             stack.callback(callers[path].close)
         for _ in range(arguments.rounds):
             for path, caller in callers.items():

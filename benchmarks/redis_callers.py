@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("system", choices=SYSTEMS)
     parser.add_argument("port", type=int)
     parser.add_argument("--payloads", type=Path)
+    parser.add_argument("--server", help="the floor server that answers (redis-py or raw)")
     arguments = parser.parse_args()
     if arguments.system == "servicewire":
         from servicewire import Client
@@ -61,7 +62,8 @@ def main() -> None:
         from redis_floor import floor_call
 
         floor, port, payloads = arguments.system, arguments.port, arguments.payloads
-        closed_loop(lambda case: floor_call(floor, port, payloads, case))
+        server = arguments.server
+        closed_loop(lambda case: floor_call(floor, port, payloads, case, server))
 
 
 if __name__ == "__main__":

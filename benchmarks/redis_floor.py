@@ -79,14 +79,19 @@ class RawConnection:
         return reply
 
 
-def floor_call(floor: str, port: int, directory: Path, case: str) -> Callable[[], object]:
-    """One client call of a floor: push the case's request, pop every frame of its reply."""
+def floor_call(
+    floor: str, port: int, directory: Path, case: str, server: str | None = None
+) -> Callable[[], object]:
+    """One client call of a floor: push the case's request, pop every frame of its reply.
+
+    ``server`` names the floor server that answers (by default ``raw`` for every client
+    path but ``redis-py``'s own).
+    """
     request, frames = load_payloads(directory)[case.encode()]
     reply_key = b"pysoa:service.bench_floor." + uuid.uuid4().hex.encode() + b"!1"
     message = b"%s %s\n%s" % (case.encode(), reply_key, request)
     count = len(frames)
-    # The leaner redis-py paths of bench_redis_paths.py are answered by the raw server.
-    queue = request_queue("redis-py" if floor == "redis-py" else "raw")
+    queue = request_queue(server or ("redis-py" if floor == "redis-py" else "raw"))
     if floor == "redis-py":
         client = redis.Redis(port=port)
 
