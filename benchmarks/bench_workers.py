@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from _harness import ROOT, publish, wait_until_serving
+from _harness import ROOT, publish, redis_version, wait_until_serving
 from tests.support.services import RedisServer, running_redis
 
 from servicewire import Client
@@ -100,9 +100,7 @@ def main() -> None:
         for _ in range(arguments.rounds):
             for workers, call in calls.items():
                 rates[workers].append(concurrent_rate(call, arguments.count, CLIENT_THREADS))
-        version = subprocess.run(
-            [redis_server.binary, "--version"], capture_output=True, text=True, check=True
-        ).stdout.split()[2]
+        version = redis_version(redis_server)
 
     single = statistics.median(rates[1])
     lines = [

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from _cases import CHUNK_THRESHOLD, MAXIMUM_MESSAGE_BYTES
+
 from servicewire import Action, EnrichedActionRequest, Server
 from servicewire.types import Body
 
@@ -30,7 +32,12 @@ class BenchServer(Server):
 SOA_SERVER_SETTINGS = {
     "transport": {
         "path": "servicewire.transport.redis:RedisServerTransport",
-        "kwargs": {"backend_layer_kwargs": {"hosts": [os.environ.get("BENCH_REDIS_URL", "")]}},
+        "kwargs": {
+            "backend_layer_kwargs": {"hosts": [os.environ.get("BENCH_REDIS_URL", "")]},
+            "maximum_message_size_in_bytes": MAXIMUM_MESSAGE_BYTES,
+            "log_messages_larger_than_bytes": MAXIMUM_MESSAGE_BYTES,
+            "chunk_messages_larger_than_bytes": CHUNK_THRESHOLD,
+        },
     },
     "heartbeat_file": os.environ.get("BENCH_HEARTBEAT"),
     "logging": {"version": 1, "root": {"level": "WARNING"}},

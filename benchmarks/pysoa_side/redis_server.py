@@ -7,10 +7,15 @@ at ``BENCH_HEARTBEAT`` (``{{pid}}`` replaced) once it serves.
 """
 
 import os
+import sys
 
 from pysoa.server.action import Action
 from pysoa.server.server import Server
 from pysoa.server.standalone import simple_main
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from _cases import CHUNK_THRESHOLD, MAXIMUM_MESSAGE_BYTES
 
 
 class Ping(Action):
@@ -36,6 +41,9 @@ SOA_SERVER_SETTINGS = {
             "backend_layer_kwargs": {
                 "hosts": [("127.0.0.1", int(os.environ.get("BENCH_REDIS_PORT", "6379")))]
             },
+            "maximum_message_size_in_bytes": MAXIMUM_MESSAGE_BYTES,
+            "log_messages_larger_than_bytes": MAXIMUM_MESSAGE_BYTES,
+            "chunk_messages_larger_than_bytes": CHUNK_THRESHOLD,
         },
     },
     "heartbeat_file": os.environ.get("BENCH_HEARTBEAT"),
