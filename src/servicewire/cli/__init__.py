@@ -28,9 +28,9 @@ __all__ = ["COMMANDS", "main", "servicewire"]
 COMMANDS: dict[str, CommandEntry] = {
     "call": CommandEntry("servicewire.cli.call:call", "Call an action, print its response."),
     "dead-letters": CommandEntry("servicewire.cli.dead_letters:dead_letters", "Dead letters."),
+    "gateway": CommandEntry("servicewire.cli.gateway:gateway", "Serve actions over HTTP/JSON."),
     "introspect": CommandEntry("servicewire.cli.service_info:introspect", "A service's actions."),
     "queues": CommandEntry("servicewire.cli.queues:queues", "What waits in the queues."),
-    "gateway": CommandEntry("servicewire.cli.gateway:gateway", "Serve actions over HTTP/JSON."),
     "serve": CommandEntry("servicewire.cli.serve:serve", "Run a service."),
     "status": CommandEntry("servicewire.cli.service_info:status", "A service's health."),
 }
