@@ -25,7 +25,7 @@ from servicewire.server.action import Action, ActionType
 from servicewire.server.auxiliary.processors import AuxProcessor, SyncAuxProcessor
 from servicewire.server.middleware import ProcessAction
 from servicewire.server.request import EnrichedActionRequest, RequestSwitchSet
-from servicewire.types import ActionResponse, Body, Error, JobResponse
+from servicewire.types import ActionResponse, Body, Error, JobRequest, JobResponse
 
 if TYPE_CHECKING:
     from servicewire.server.server import Server
@@ -262,7 +262,7 @@ class AuxiliaryActions:
                 processor.initialize(self.server)
             self._initialized = True
 
-    def dispatch(self, job_request: Any, response: JobResponse) -> None:
+    def dispatch(self, job: JobRequest, response: JobResponse) -> None:
         """Hand the auxiliary actions of the job's actions to their processors. Never
         raises: whatever goes wrong is logged."""
         try:
@@ -270,7 +270,7 @@ class AuxiliaryActions:
                 return
             if not self._initialized:
                 self.initialize()
-            for entry, call in self._calls(job_request, response):
+            for entry, call in self._calls(job, response):
                 processor = self.processors[entry.processor]
                 if self._shut_down:
                     logger.warning("%r arrived after shutdown; running it inline", call)
@@ -288,18 +288,16 @@ class AuxiliaryActions:
             )
 
     def _calls(
-        self, job_request: Any, response: JobResponse
+        self, job: JobRequest, response: JobResponse
     ) -> Iterator[tuple[_Entry, AuxiliaryCall]]:
-        requested = job_request["actions"]
-        context = job_request["context"]
-        control = job_request["control"]
+        requested = job.actions
         switches: RequestSwitchSet | None = None
         for index, action_response in enumerate(response.actions):
             entries = self.entries.get(action_response.action)
             if not entries:
                 continue
             primary = requested[index] if index < len(requested) else None
-            if not isinstance(primary, dict) or primary.get("action") != action_response.action:
+            if primary is None or primary.action != action_response.action:
                 logger.warning(
                     "The response to action %d of a job of service %r is not the action's "
                     "(the job middleware changed it?); its auxiliary actions do not run",
@@ -308,30 +306,28 @@ class AuxiliaryActions:
                 )
                 continue
             if switches is None:
-                switches = RequestSwitchSet(context.get("switches") or ())
+                switches = RequestSwitchSet(job.context.get("switches") or ())
             for entry in entries:
                 if action_response.errors and not entry.process_exceptions:
                     self._count(MetricName.SERVER_AUXILIARY_SKIPPED, entry.name)
                     logger.debug("Skipped %s: the primary action failed", entry.name)
                     continue
-                request = self._request(
-                    entry, primary.get("body") or {}, context, control, switches, action_response
-                )
+                request = self._request(entry, primary.body, job, switches, action_response)
                 yield entry, AuxiliaryCall(request, self.runner)
 
     def _request(
         self,
         entry: _Entry,
         body: Body,
-        context: dict[str, Any],
-        control: dict[str, Any],
+        job: JobRequest,
         switches: RequestSwitchSet,
         primary_response: ActionResponse,
     ) -> AuxiliaryActionRequest:
-        # Copies: the caller may own these objects (in-process), and other auxiliary
-        # actions run on their own copies, perhaps at the same time.
+        # Copies: the primary action's request and response stay the primary's (the caller
+        # owns them in-process), and auxiliary actions run on their own copies, perhaps at
+        # the same time as each other.
         body, context, control, response_body = copy.deepcopy(
-            (body, context, control, primary_response.body)
+            (body, job.context, job.control, primary_response.body)
         )
         server = self.server
         request = AuxiliaryActionRequest(
