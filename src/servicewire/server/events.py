@@ -28,9 +28,9 @@ from servicewire.transport.base import MessageDetails
 from servicewire.types import ActionResponse, Error, JobResponse
 
 if TYPE_CHECKING:
+    from servicewire.server.interface import ServerInterface
     from servicewire.server.received import ReceivedRequest
     from servicewire.server.request import EnrichedActionRequest
-    from servicewire.server.server import Server
     from servicewire.transport.base import ServerTransport
 
 __all__ = ["EVENT_NAMES", "Listener", "ServerEvent", "ServerEvents"]
@@ -74,7 +74,7 @@ class ServerEvent(NamedTuple):
     """
 
     name: str
-    server: Server
+    server: ServerInterface
     message: MessageDetails | None = None
     job_request: Any = None
     job_response: JobResponse | None = None
@@ -120,7 +120,10 @@ class ServerEvents:
     )
 
     def __init__(
-        self, parent: ServerEvents | None = None, owner: str = "", server: Server | None = None
+        self,
+        parent: ServerEvents | None = None,
+        owner: str = "",
+        server: ServerInterface | None = None,
     ) -> None:
         self.owner = owner
         self._parent = parent

@@ -42,7 +42,7 @@ from servicewire.server.settings import DEFAULT_LOGGING, ServerSettings
 from servicewire.server.workers import thread_stacks
 
 if TYPE_CHECKING:
-    from servicewire.server.server import Server
+    from servicewire.server.host import ServerHost
 
 __all__ = [
     "HeartbeatFile",
@@ -132,7 +132,7 @@ def configure_logging(settings: ServerSettings) -> None:
 
 
 def main(
-    server_class: type[Server],
+    server_class: type[ServerHost],
     argv: Sequence[str] | None = None,
     forked_process_id: int | None = None,
 ) -> int:
@@ -143,7 +143,7 @@ def main(
 
 
 def serve(
-    server_class: type[Server],
+    server_class: type[ServerHost],
     options: argparse.Namespace,
     forked_process_id: int | None = None,
 ) -> int:
@@ -220,7 +220,7 @@ class ProcessRuntime:
     :meth:`job_dispatched` instead of the first two.
     """
 
-    def __init__(self, server: Server, supervisor_pid: int | None = None) -> None:
+    def __init__(self, server: ServerHost, supervisor_pid: int | None = None) -> None:
         self.server = server
         harakiri = server.settings.harakiri
         self.harakiri_timeout = float(harakiri.timeout)
@@ -349,7 +349,7 @@ def _exit_after_grace(grace: float) -> None:
 
 
 def run_worker(
-    server_class: type[Server],
+    server_class: type[ServerHost],
     settings: ServerSettings,
     forked_process_id: int | None = None,
     supervisor_pid: int | None = None,
@@ -390,7 +390,7 @@ class Supervisor:
 
     def __init__(
         self,
-        server_class: type[Server],
+        server_class: type[ServerHost],
         settings: ServerSettings,
         worker_count: int,
         respawn: bool = True,

@@ -39,6 +39,7 @@ from servicewire.server.coroutine import AsyncEventLoopThread, CoroutineMiddlewa
 from servicewire.server.events import ServerEvents
 from servicewire.server.invocation import ActionCalls, ActionFactory
 from servicewire.server.middleware import ProcessAction, ProcessJob, ServerMiddleware
+from servicewire.server.policies import with_job_scope
 from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest, RequestSwitchSet
 from servicewire.server.serving import Serving
 from servicewire.server.settings import ServerSettings
@@ -125,7 +126,14 @@ class Server:
         self._actions = self._collect_actions()
         # Activation, policies and invokers (servicewire.server.invocation); a plain action
         # keeps the plain factory of its class.
-        self._calls = ActionCalls(self, self._actions)
+        self._calls = ActionCalls(
+            self,
+            self.settings,
+            self._actions,
+            self._action_factory,
+            type(self).default_policy,
+            self._scope_jobs,
+        )
         self._action_factories: dict[str, ActionFactory] = self._calls.factories
         self._local_action_factories: dict[str, ActionFactory] = self._calls.local_factories
         self._client_routing: dict[str, ClientSettings] = dict(self.settings.client_routing)
@@ -147,7 +155,19 @@ class Server:
         # The server reads its listeners through _events, an attribute of the instance
         # alone: the interpreter reads those faster than one a class attribute shadows.
         self.events = self._events = ServerEvents(type(self).events, type(self).__qualname__, self)
-        self._auxiliary = AuxiliaryActions(self) if self.auxiliary_action_map else None
+        self._auxiliary = (
+            AuxiliaryActions(
+                self,
+                self.settings,
+                self.auxiliary_action_map,
+                self._actions,
+                self._action_factory,
+                self.middleware,
+                self._run_coroutine,
+            )
+            if self.auxiliary_action_map
+            else None
+        )
         self.serving = self.serving_class(
             self,
             self.service_name,
@@ -170,6 +190,10 @@ class Server:
         if getattr(action, "needs_server", False):
             return partial(action, self)  # type: ignore[arg-type]
         return partial(action, self.settings)
+
+    def _scope_jobs(self) -> None:
+        # Some policy reads whole jobs: make the job being processed available to it.
+        self._process_job_stack = with_job_scope(self._process_job_stack)
 
     def introspectable_actions(self, only: str | None = None) -> dict[str, ActionType]:
         """The actions ``introspect`` describes, by name (a switched action once per switch,

@@ -45,10 +45,18 @@ from servicewire.metrics import MetricName
 from servicewire.types import Error, JobResponse
 
 if TYPE_CHECKING:
-    from servicewire.server.received import ReceivedRequest
-    from servicewire.server.serving import Serving
+    from collections.abc import Callable
 
-__all__ = ["HarakiriWatchdog", "ProcessHooks", "WorkerPool", "WorkerPoolStatistics"]
+    from servicewire.server.received import ReceivedRequest
+    from servicewire.transport.base import ServerTransport
+
+__all__ = [
+    "HarakiriWatchdog",
+    "PooledServing",
+    "ProcessHooks",
+    "WorkerPool",
+    "WorkerPoolStatistics",
+]
 
 logger = logging.getLogger("servicewire.server.workers")
 
@@ -80,6 +88,29 @@ class ProcessHooks(Protocol):
     def shutdown_signal(self, signal_number: int) -> None: ...
 
     def harakiri(self, signal_number: int) -> None: ...
+
+
+class PooledServing(Protocol):
+    """What the pool needs of the serving half it runs requests for
+    (``servicewire.server.serving.Serving`` is one)."""
+
+    service_name: str
+    transport: ServerTransport | None
+    runtime: ProcessHooks | None
+    logger: logging.Logger
+
+    def handle_request(self, request: ReceivedRequest) -> None: ...
+
+    def answer(
+        self,
+        request: ReceivedRequest,
+        response: JobResponse,
+        send: Callable[[int, dict[str, Any], dict[str, Any]], None] | None = None,
+    ) -> None: ...
+
+    def count(self, name: str) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class WorkerPoolStatistics(NamedTuple):
@@ -140,7 +171,7 @@ class WorkerPool:
     ``ImproperlyConfigured`` for a transport that does not support it.
     """
 
-    def __init__(self, serving: Serving, size: int) -> None:
+    def __init__(self, serving: PooledServing, size: int) -> None:
         transport = serving.transport
         if transport is None:
             raise ImproperlyConfigured(f"Server {serving.service_name!r} has no transport")
