@@ -22,22 +22,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from servicewire.errors import ActionError, ImproperlyConfigured
+from servicewire.errors import ERROR_CODE_UNKNOWN, ActionError, ImproperlyConfigured
 from servicewire.server.action import ActionType
 from servicewire.server.activation import LazyAction
 from servicewire.server.invokers import ConcurrentInvoker, Invoker
 from servicewire.server.policies import Policy, not_authorized_error
 from servicewire.settings import ClassReference
-from servicewire.types import ActionResponse
+from servicewire.types import ActionResponse, Error
 
 if TYPE_CHECKING:
     from servicewire.server.interface import ServerInterface
     from servicewire.server.request import EnrichedActionRequest
     from servicewire.server.settings import ServerSettings
 
-__all__ = ["ActionCalls", "ActionFactory"]
+__all__ = ["ActionCalls", "ActionFactory", "unknown_action_error"]
 
 Handler = Callable[["EnrichedActionRequest"], ActionResponse]
 ActionFactory = Callable[[], Handler]
@@ -145,6 +146,28 @@ class ActionCalls:
             else:
                 selected[name] = action
         return selected
+
+    def run_local(
+        self, request: EnrichedActionRequest, *, raise_action_errors: bool, is_caller_error: bool
+    ) -> ActionResponse:
+        """Run ``request`` directly (see ``request.call_local_action``): its errors get
+        ``is_caller_error``, and are raised as an ``ActionError`` if ``raise_action_errors``."""
+        factory = self.local_factories.get(request.action)
+        if factory is None:
+            errors = [unknown_action_error(request.action)]
+        else:
+            try:
+                response = factory()(request)
+            except ActionError as error:
+                errors = error.errors
+            else:
+                if not response.errors:
+                    return response
+                errors = response.errors
+        errors = [replace(error, is_caller_error=is_caller_error) for error in errors]
+        if raise_action_errors:
+            raise ActionError(errors, set_is_caller_error_to=None)
+        return ActionResponse(action=request.action, errors=errors)
 
     def invoker(self, name: str) -> Invoker | None:
         """The invoker the action ``name`` uses (``None``: calls run directly); an action
@@ -259,6 +282,16 @@ class _ActionEntry:
     def _execute(self, request: EnrichedActionRequest) -> ActionResponse:
         assert self.factory is not None
         return self.factory()(request)
+
+
+def unknown_action_error(action: str) -> Error:
+    """The error of a call to an action the service does not have."""
+    return Error(
+        code=ERROR_CODE_UNKNOWN,
+        message=f'The action "{action}" was not found on this server.',
+        field="action",
+        is_caller_error=True,
+    )
 
 
 def _built(reference: ClassReference, base: type, key: str) -> Any:

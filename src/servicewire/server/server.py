@@ -2,34 +2,21 @@
 
 from __future__ import annotations
 
-import copy
 import logging
-import threading
-import time
-import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
 from functools import partial
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from servicewire._middleware import make_middleware_stack
 from servicewire.client.client import Client
-from servicewire.client.settings import ClientSettings
 from servicewire.errors import (
-    ERROR_CODE_ACTION_TIMEOUT,
-    ERROR_CODE_JOB_TIMEOUT,
-    ERROR_CODE_SERVER_ERROR,
-    ERROR_CODE_UNKNOWN,
-    ActionError,
     HarakiriInterrupt,
     ImproperlyConfigured,
     JobError,
 )
 from servicewire.logging import (
     RecursivelyCensoredDictWrapper,
-    reset_log_context,
-    set_log_action,
 )
 from servicewire.metrics import MetricName
 from servicewire.server.action import ActionType
@@ -37,17 +24,24 @@ from servicewire.server.auxiliary.actions import AuxiliaryActions
 from servicewire.server.builtin import IntrospectionAction, make_default_status_action_class
 from servicewire.server.coroutine import AsyncEventLoopThread, CoroutineMiddleware
 from servicewire.server.events import ServerEvents
-from servicewire.server.invocation import ActionCalls, ActionFactory
-from servicewire.server.middleware import ProcessAction, ProcessJob, ServerMiddleware
+from servicewire.server.execution import ActionExecutor
+from servicewire.server.invocation import ActionCalls
+from servicewire.server.job_clients import JobClients
+from servicewire.server.last_ditch import (
+    job_timeout_response,
+    known_failure_response,
+    unhandled_exception_response,
+)
+from servicewire.server.middleware import ProcessJob, ServerMiddleware
 from servicewire.server.policies import with_job_scope
-from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest, RequestSwitchSet
+from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest
 from servicewire.server.serving import Serving
 from servicewire.server.settings import ServerSettings
 from servicewire.server.switched import expand_switched_actions
 from servicewire.server.validation import parse_job_request
 from servicewire.server.workers import WorkerPool
 from servicewire.transport.base import ServerTransport
-from servicewire.types import ActionResponse, Context, Error, JobRequest, JobResponse
+from servicewire.types import ActionResponse, Context, JobRequest, JobResponse
 
 if TYPE_CHECKING:
     from servicewire.server.policies import Policy
@@ -116,12 +110,8 @@ class Server:
             reference.object(**reference.kwargs) for reference in self.settings.middleware
         ]
         execute_job: ProcessJob = self.execute_job
-        run_action: ProcessAction = self._run_action
         self._process_job_stack = make_middleware_stack(
             [middleware.job for middleware in self.middleware], execute_job
-        )
-        self._process_action_stack = make_middleware_stack(
-            [middleware.action for middleware in self.middleware], run_action
         )
         self._actions = self._collect_actions()
         # Activation, policies and invokers (servicewire.server.invocation); a plain action
@@ -134,11 +124,21 @@ class Server:
             type(self).default_policy,
             self._scope_jobs,
         )
-        self._action_factories: dict[str, ActionFactory] = self._calls.factories
-        self._local_action_factories: dict[str, ActionFactory] = self._calls.local_factories
-        self._client_routing: dict[str, ClientSettings] = dict(self.settings.client_routing)
-        self._shared_client: Client | None = None
-        self._shared_client_lock = threading.Lock()
+        # Observers and after-response work: while unused, each costs one test per site.
+        # The server reads its listeners through _events, an attribute of the instance
+        # alone: the interpreter reads those faster than one a class attribute shadows.
+        self.events = self._events = ServerEvents(type(self).events, type(self).__qualname__, self)
+        self._executor = ActionExecutor(
+            self._calls.factories,
+            self.middleware,
+            self.metrics,
+            self._events,
+            self.handle_unhandled_exception,
+            self._count,
+        )
+        self._clients = JobClients(
+            self.service_name, self.client_class, self.settings.client_routing
+        )
 
         # The event loop behind request.run_coroutine and async actions (setup starts it).
         self.coroutine_middleware: list[CoroutineMiddleware] = [
@@ -151,10 +151,6 @@ class Server:
         )
         self._run_coroutine = self.event_loop_thread.run_coroutine
 
-        # Observers and after-response work: while unused, each costs one test per site.
-        # The server reads its listeners through _events, an attribute of the instance
-        # alone: the interpreter reads those faster than one a class attribute shadows.
-        self.events = self._events = ServerEvents(type(self).events, type(self).__qualname__, self)
         self._auxiliary = (
             AuxiliaryActions(
                 self,
@@ -168,15 +164,7 @@ class Server:
             if self.auxiliary_action_map
             else None
         )
-        self.serving = self.serving_class(
-            self,
-            self.service_name,
-            self.settings,
-            self.metrics,
-            self._events,
-            self._auxiliary,
-            transport,
-        )
+        self.serving = self.serving_class(self, self._events, self._auxiliary, transport)
 
     # --- actions --------------------------------------------------------------------------
 
@@ -201,10 +189,6 @@ class Server:
         describe for that name. Actions given by import path are activated."""
         return expand_switched_actions(self._calls.activated(only))
 
-    def _run_action(self, request: EnrichedActionRequest) -> ActionResponse:
-        # The base of the action middleware stack.
-        return self._action_factories[request.action]()(request)
-
     def run_local_action(
         self,
         request: EnrichedActionRequest,
@@ -213,30 +197,8 @@ class Server:
         is_caller_error: bool = False,
     ) -> ActionResponse:
         """Run ``request`` directly (no middleware); see ``request.call_local_action``."""
-        factory = self._local_action_factories.get(request.action)
-        if factory is None:
-            errors = [self._unknown_action_error(request.action)]
-        else:
-            try:
-                response = factory()(request)
-            except ActionError as error:
-                errors = error.errors
-            else:
-                if not response.errors:
-                    return response
-                errors = response.errors
-        errors = [replace(error, is_caller_error=is_caller_error) for error in errors]
-        if raise_action_errors:
-            raise ActionError(errors, set_is_caller_error_to=None)
-        return ActionResponse(action=request.action, errors=errors)
-
-    @staticmethod
-    def _unknown_action_error(action: str) -> Error:
-        return Error(
-            code=ERROR_CODE_UNKNOWN,
-            message=f'The action "{action}" was not found on this server.',
-            field="action",
-            is_caller_error=True,
+        return self._calls.run_local(
+            request, raise_action_errors=raise_action_errors, is_caller_error=is_caller_error
         )
 
     # --- jobs -----------------------------------------------------------------------------
@@ -256,31 +218,14 @@ class Server:
         ``kwargs`` (passed to the client's constructor), the client is new and has its own;
         closing it is the caller's business.
         """
-        context = dict(context)
-        # The job's caller called this service; the calls made here name their own call site.
-        context.pop("caller", None)
-        if extra_context:
-            context.update(extra_context)
-        context["calling_service"] = self.service_name
-        if kwargs:
-            return self.client_class(self._client_routing, context=context, **kwargs)
-        shared = self._shared_client
-        if shared is None:
-            with self._shared_client_lock:
-                if self._shared_client is None:
-                    self._shared_client = self.client_class(self._client_routing)
-                shared = self._shared_client
-        # A shallow copy shares the handlers (and their lock) but not the context.
-        client = copy.copy(shared)
-        client.context = context
-        return client
+        return self._clients.make(context, extra_context, **kwargs)
 
     def process_job(self, job_request: dict[str, Any]) -> JobResponse:
         """Validate a job request dict, run it through the job middleware, and return the
         :class:`JobResponse`."""
         parsed = parse_job_request(job_request)
         if isinstance(parsed, list):
-            self.serving.count(MetricName.SERVER_ERROR_JOB)
+            self._count(MetricName.SERVER_ERROR_JOB)
             return JobResponse(errors=parsed)
         return self.run_job(parsed)
 
@@ -302,20 +247,13 @@ class Server:
             response: JobResponse = self._process_job_stack(enriched)
             response.context["correlation_id"] = context["correlation_id"]
         except HarakiriInterrupt:
-            self.serving.count(MetricName.SERVER_ERROR_HARAKIRI)
-            return JobResponse(
-                errors=[
-                    Error(
-                        code=ERROR_CODE_JOB_TIMEOUT,
-                        message="The job ran for too long and had to be interrupted.",
-                    )
-                ]
-            )
+            self._count(MetricName.SERVER_ERROR_HARAKIRI)
+            return job_timeout_response("The job ran for too long and had to be interrupted.")
         except JobError as error:
-            self.serving.count(MetricName.SERVER_ERROR_JOB)
+            self._count(MetricName.SERVER_ERROR_JOB)
             return JobResponse(errors=error.errors)
         except Exception as error:
-            self.serving.count(MetricName.SERVER_ERROR_UNHANDLED)
+            self._count(MetricName.SERVER_ERROR_UNHANDLED)
             return self.handle_unhandled_exception(error, JobResponse)
         return response
 
@@ -325,72 +263,7 @@ class Server:
         The job stops at the first action with errors unless the request set
         ``continue_on_error``.
         """
-        response = JobResponse()
-        context = job_request.context
-        control = job_request.control
-        switches = RequestSwitchSet(context["switches"])
-        continue_on_error = control.get("continue_on_error", False)
-        events = self._events
-        observing = events.active
-        for simple_request in job_request.actions:
-            request = self.request_class(
-                simple_request.action,
-                simple_request.body,
-                switches,
-                context,
-                control,
-                run_coroutine=job_request.run_coroutine,
-            )
-            request._client_holder = job_request._client_holder
-            request._server = self
-            if observing:
-                events.emit("action_call", action_request=request)
-            action_response, stop = self._execute_action(request)
-            if observing:
-                events.action_done(request, action_response)
-            response.actions.append(action_response)
-            if stop or (action_response.errors and not continue_on_error):
-                break
-        return response
-
-    def _execute_action(self, request: EnrichedActionRequest) -> tuple[ActionResponse, bool]:
-        """Run one action through the middleware; return its response and whether the job
-        must stop (after a harakiri interrupt)."""
-        name = request.action
-        if name not in self._action_factories:
-            return ActionResponse(action=name, errors=[self._unknown_action_error(name)]), False
-        token = set_log_action(name)
-        try:
-            if self.metrics.enabled:
-                return self._run_timed_action(request), False
-            return self._process_action_stack(request), False
-        except HarakiriInterrupt:
-            self.serving.count(MetricName.SERVER_ERROR_HARAKIRI)
-            error = Error(
-                code=ERROR_CODE_ACTION_TIMEOUT,
-                message=f'The action "{name}" ran for too long and had to be interrupted.',
-            )
-            return ActionResponse(action=name, errors=[error]), True
-        except ActionError as error:
-            return ActionResponse(action=name, errors=error.errors), False
-        except JobError:
-            raise
-        except Exception as error:
-            self.serving.count(MetricName.SERVER_ERROR_UNHANDLED)
-            return self.handle_unhandled_exception(error, ActionResponse, action=name), False
-        finally:
-            reset_log_context(token)
-
-    def _run_timed_action(self, request: EnrichedActionRequest) -> ActionResponse:
-        started = time.perf_counter()
-        try:
-            return self._process_action_stack(request)
-        finally:
-            self.metrics.timer(
-                MetricName.SERVER_ACTION_RUN,
-                time.perf_counter() - started,
-                {"action": request.action},
-            )
+        return self._executor.execute_job(job_request, self.request_class, self)
 
     def handle_unhandled_exception(
         self,
@@ -401,25 +274,9 @@ class Server:
     ) -> _Response:
         """The last-ditch response for an unexpected exception: ``SERVER_ERROR`` with the
         traceback, logged."""
-        try:
-            message = f"Internal server error: {exception}"
-        except Exception:
-            message = f"Internal server error: {type(exception).__name__} (unprintable)"
-        self.logger.exception("Unhandled exception: %s", message)
-        formatted_variables = None
-        if variables is not None:
-            try:
-                formatted_variables = {key: repr(value) for key, value in variables.items()}
-            except Exception:
-                formatted_variables = {"error": "variables could not be formatted"}
-        error = Error(
-            code=ERROR_CODE_SERVER_ERROR,
-            message=message,
-            traceback=traceback.format_exc(),
-            variables=formatted_variables,
-            is_caller_error=False,
+        return unhandled_exception_response(
+            self.logger, exception, response_type, variables, **kwargs
         )
-        return response_type(errors=[error], **kwargs)
 
     def handle_job_error_code(
         self,
@@ -431,11 +288,9 @@ class Server:
     ) -> JobResponse:
         """The last-ditch response for a known failure (such as a response too large to
         send): a job error with ``code``, logged with the censored request and response."""
-        data: dict[str, Any] = {"request": request_for_logging, "response": response_for_logging}
-        if extra:
-            data.update(extra)
-        self.logger.error("%s: %s", message, data)
-        return JobResponse(errors=[Error(code=code, message=message, is_caller_error=False)])
+        return known_failure_response(
+            self.logger, code, message, request_for_logging, response_for_logging, extra
+        )
 
     # --- requests from the transport ------------------------------------------------------
     # The transport-facing half (receiving, answering, bad messages, request logging and
@@ -463,6 +318,10 @@ class Server:
     def worker_pool(self) -> WorkerPool | None:
         """The pool running jobs while :meth:`run` serves with several ``workers``."""
         return self.serving.worker_pool
+
+    def _count(self, name: str) -> None:
+        if self.metrics.enabled:
+            self.metrics.counter(name)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -496,9 +355,7 @@ class Server:
         try:
             self.event_loop_thread.stop()
         finally:
-            if self._shared_client is not None:
-                self._shared_client.close()
-                self._shared_client = None
+            self._clients.close()
 
     def perform_pre_request_actions(self) -> None:
         """Runs before each request is processed. Overrides must call ``super()``."""
@@ -533,14 +390,9 @@ class Server:
                 if self.transport is not None:
                     self.transport.close()
 
-    # --- process runtime --------------------------------------------------------------------
-    # Server.main() runs the server as an operating-system process (signals, --fork, harakiri,
-    # the heartbeat file; see servicewire.server.runtime). While it does, the runtime is
-    # serving.runtime, told when a job starts and ends and when the server idles.
-
-    # --- concurrency and call policies ------------------------------------------------------
-    # With the workers setting above 1, run() starts a WorkerPool (servicewire.server.workers)
-    # and handle_next_request hands each job to it; see docs/concurrency-and-security.md.
+    # --- process runtime and call policies ---------------------------------------------------
+    # Server.main() runs the server as an operating-system process (servicewire.server.runtime;
+    # while it does, the runtime is serving.runtime). See docs/concurrency-and-security.md.
 
     default_policy: ClassVar[Policy | None] = None
     """The call policy of actions that have none (``status`` and ``introspect`` excepted);

@@ -61,6 +61,15 @@ class JobRunner(Protocol):
 
     shutting_down: bool
 
+    @property
+    def service_name(self) -> str: ...
+
+    @property
+    def settings(self) -> ServerSettings: ...
+
+    @property
+    def metrics(self) -> MetricsRecorder: ...
+
     def run_job(self, job: JobRequest) -> JobResponse: ...
 
     def perform_pre_request_actions(self) -> None: ...
@@ -86,17 +95,14 @@ class Serving:
     def __init__(
         self,
         runner: JobRunner,
-        service_name: str,
-        settings: ServerSettings,
-        metrics: MetricsRecorder,
         events: ServerEvents,
         auxiliary: AuxiliaryActions | None,
         transport: ServerTransport | None,
     ) -> None:
         self.runner = runner
-        self.service_name = service_name
-        self.settings = settings
-        self.metrics = metrics
+        self.service_name = runner.service_name
+        self.settings = settings = runner.settings
+        self.metrics = runner.metrics
         self.events = events
         self.auxiliary = auxiliary
         self.transport = transport

@@ -37,12 +37,12 @@ import traceback
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from servicewire.errors import (
-    ERROR_CODE_JOB_TIMEOUT,
     HarakiriInterrupt,
     ImproperlyConfigured,
 )
 from servicewire.metrics import MetricName
-from servicewire.types import Error, JobResponse
+from servicewire.server.last_ditch import job_timeout_response
+from servicewire.types import JobResponse
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -376,16 +376,9 @@ class HarakiriWatchdog:
                 return
             job.answered = job.abandoned = True
             request = job.request
-            response = JobResponse(
-                errors=[
-                    Error(
-                        code=ERROR_CODE_JOB_TIMEOUT,
-                        message=(
-                            f"The job ran for more than {self.timeout:.0f} s and was abandoned; "
-                            "the server process restarts."
-                        ),
-                    )
-                ]
+            response = job_timeout_response(
+                f"The job ran for more than {self.timeout:.0f} s and was abandoned; "
+                "the server process restarts."
             )
             if request.correlation_id is not None:
                 response.context["correlation_id"] = request.correlation_id
