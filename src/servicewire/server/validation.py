@@ -25,7 +25,7 @@ from typing_extensions import NotRequired, TypedDict, is_typeddict
 from servicewire.errors import ERROR_CODE_INVALID, ERROR_CODE_MISSING, ERROR_CODE_UNKNOWN
 from servicewire.types import Error, JobRequest
 
-__all__ = ["SchemaValidator", "errors_from_validation", "parse_job_request", "validate_job_request"]
+__all__ = ["SchemaValidator", "errors_from_validation", "parse_job_request"]
 
 _UNKNOWN_TYPES = frozenset({"extra_forbidden", "unexpected_keyword_argument"})
 
@@ -158,10 +158,3 @@ def parse_job_request(job_request: Any) -> JobRequest | list[Error]:
         return _job_adapter.validate_python(job_request, strict=True)
     except ValidationError as error:
         return errors_from_validation(error, is_caller_error=False)
-
-
-def validate_job_request(job_request: Any) -> list[Error] | None:
-    """The errors of a job request dict (see :func:`parse_job_request`); ``None`` when it is
-    valid."""
-    parsed = parse_job_request(job_request)
-    return parsed if isinstance(parsed, list) else None
