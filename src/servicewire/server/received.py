@@ -9,8 +9,7 @@ of its log lines. It does no I/O and never raises: any input gives a request obj
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from servicewire.errors import ERROR_CODE_INVALID
 from servicewire.server.validation import parse_job_request
@@ -22,9 +21,9 @@ OLDEST_CLIENT_VERSION = (0, 40, 0)
 """The protocol level assumed of a caller whose meta names none (PySOA's rule)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ReceivedRequest:
-    """One request as the server understood it on arrival (immutable).
+class ReceivedRequest(NamedTuple):
+    """One request as the server understood it on arrival (immutable; a named tuple, the
+    cheapest immutable object to build once per request).
 
     ``meta`` and ``body`` are what the transport delivered (``meta`` goes back to it with the
     response, verbatim; ``body`` is the job as received, for the request log and the
@@ -93,6 +92,11 @@ def read_client_version(meta: dict[str, Any]) -> tuple[tuple[int, ...], str | No
     version = meta.get("client_version")
     if version is None:
         return OLDEST_CLIENT_VERSION, None
+    if type(version) is list and len(version) == 3:
+        # The common case (every PySOA and servicewire client), without a generator.
+        major, minor, patch = version
+        if type(major) is int and type(minor) is int and type(patch) is int:
+            return (major, minor, patch), None
     if isinstance(version, list | tuple) and version:
         parts = tuple(version)
         if all(type(part) is int for part in parts):
