@@ -23,6 +23,7 @@ from servicewire import (
 from servicewire.client.handler import ServiceHandler
 from servicewire.client.settings import ClientSettings
 from servicewire.metrics import NoOpMetricsRecorder
+from servicewire.server.received import parse_request
 from servicewire.transport.base import ClientTransport, ReceivedMessage
 from servicewire.types import JobRequest
 from tests.support.local import serving
@@ -129,14 +130,16 @@ def test_action_errors_are_counted_by_action_and_code() -> None:
 def test_job_errors_are_counted_by_code() -> None:
     with serving(MeteredServer, {"metrics": RECORDING}) as client:
         server = client._get_handler("metered").transport.server  # type: ignore[attr-defined]
-        server.handle_request(
-            1,
-            {},
-            {
-                "control": {"continue_on_error": False},
-                "context": {"correlation_id": "c", "switches": []},
-                "actions": [],
-            },
+        server.serving.handle_request(
+            parse_request(
+                1,
+                {},
+                {
+                    "control": {"continue_on_error": False},
+                    "context": {"correlation_id": "c", "switches": []},
+                    "actions": [],
+                },
+            )
         )
     [(_, tags)] = recorded("counter", MetricName.SERVER_JOB_ERROR)
     assert tags == {"code": "INVALID"}

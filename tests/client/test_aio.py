@@ -30,6 +30,8 @@ from servicewire import (
     Server,
 )
 from servicewire.client.aio_handler import AsyncServiceHandler
+from servicewire.server.received import ReceivedRequest
+from servicewire.server.serving import Serving
 from servicewire.transport.base import ReceivedMessage
 from tests.client.test_client import (
     FAILURES,
@@ -252,16 +254,20 @@ class Explode(Action):
         return {}
 
 
+class FragileServing(Serving):
+    def handle_request(self, request: ReceivedRequest) -> None:
+        if request.body["actions"][0]["action"] == "explode":
+            raise RuntimeError("the server fell over")
+        super().handle_request(request)
+
+
 class Fragile(Server):
     """A server that crashes outside any action when asked to ``explode``."""
 
     service_name = "fragile"
     action_class_map: ClassVar[dict[str, Any]] = {"square": Square, "explode": Explode}
 
-    def handle_request(self, request_id: int, meta: dict[str, Any], job_request: Any) -> None:
-        if job_request["actions"][0]["action"] == "explode":
-            raise RuntimeError("the server fell over")
-        super().handle_request(request_id, meta, job_request)
+    serving_class = FragileServing
 
 
 def test_a_server_failure_fails_only_its_own_call() -> None:

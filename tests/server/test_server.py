@@ -641,7 +641,6 @@ def test_an_unserializable_response_is_answered_with_response_not_serializable()
         ([0, 69, 9], {"denied_permissions"}, {"is_caller_error"}),
         ([0, 70, 0], {"denied_permissions", "is_caller_error"}, set()),
         ([1, 4, 9], {"denied_permissions", "is_caller_error"}, set()),
-        ("garbage", set(), {"is_caller_error", "denied_permissions"}),
     ],
 )
 def test_error_fields_newer_than_the_client_are_left_out(

@@ -9,7 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import NotRequired, TypedDict
 
 from servicewire import Error
-from servicewire.server.validation import SchemaValidator, validate_job_request, validator_for
+from servicewire.server.validation import SchemaValidator, parse_job_request, validator_for
+from servicewire.types import ActionRequest, JobRequest
 
 
 def job(**overrides: Any) -> dict[str, Any]:
@@ -22,34 +23,38 @@ def job(**overrides: Any) -> dict[str, Any]:
     return request
 
 
-def test_a_valid_job_has_no_errors() -> None:
-    assert validate_job_request(job()) is None
+def test_a_valid_job_is_validated_into_a_job_request() -> None:
+    parsed = parse_job_request(job())
+    assert isinstance(parsed, JobRequest)
+    assert parsed.actions[0].action == job()["actions"][0]["action"]
 
 
 def test_extra_keys_are_allowed_in_control_and_context() -> None:
-    assert (
-        validate_job_request(
-            job(
-                control={"continue_on_error": True, "suppress_response": True, "timeout": 5},
-                context={
-                    "correlation_id": "c",
-                    "switches": [1, 2],
-                    "caller": "me",
-                    "calling_service": "other",
-                    "anything": {"x": 1},
-                },
-            )
+    parsed = parse_job_request(
+        job(
+            control={"continue_on_error": True, "suppress_response": True, "timeout": 5},
+            context={
+                "correlation_id": "c",
+                "switches": [1, 2],
+                "caller": "me",
+                "calling_service": "other",
+                "anything": {"x": 1},
+            },
         )
-        is None
     )
+    assert isinstance(parsed, JobRequest)
+    assert parsed.control["timeout"] == 5
+    assert parsed.context["anything"] == {"x": 1}
 
 
 def test_the_action_body_is_optional() -> None:
-    assert validate_job_request(job(actions=[{"action": "ping"}])) is None
+    parsed = parse_job_request(job(actions=[{"action": "ping"}]))
+    assert isinstance(parsed, JobRequest)
+    assert parsed.actions == [ActionRequest("ping", {})]
 
 
-def codes_and_fields(errors: list[Error] | None) -> list[tuple[str, str | None]]:
-    assert errors is not None
+def codes_and_fields(errors: list[Error] | JobRequest) -> list[tuple[str, str | None]]:
+    assert isinstance(errors, list)
     return [(error.code, error.field) for error in errors]
 
 
@@ -98,9 +103,9 @@ def codes_and_fields(errors: list[Error] | None) -> list[tuple[str, str | None]]
 def test_each_problem_is_one_error_with_code_and_dotted_field(
     request_dict: Any, expected: list[tuple[str, str | None]]
 ) -> None:
-    errors = validate_job_request(request_dict)
+    errors = parse_job_request(request_dict)
     assert codes_and_fields(errors) == expected
-    assert errors is not None
+    assert isinstance(errors, list)
     assert all(error.is_caller_error is False for error in errors)
     assert all(error.message for error in errors)
 

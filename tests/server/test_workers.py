@@ -185,7 +185,7 @@ def watched(redis_url: str, probe: Probe) -> Iterator[Any]:
 
     class Watched(ConcurrencyServer):
         def setup(self) -> None:
-            self.process_runtime = WatchedRuntime(self)
+            self.serving.runtime = WatchedRuntime(self)
             super().setup()
 
     Block.release.clear()
@@ -202,7 +202,9 @@ def overdue(service: Any, action: str) -> None:
     """Make the running job calling ``action`` an hour old, as the watchdog sees it."""
     pool = service.server.worker_pool
     [job] = [
-        job for job in pool.running_jobs() if job.job_request["actions"][0]["action"] == action
+        job
+        for job in pool.running_jobs()
+        if job.request.job is not None and job.request.job.actions[0].action == action
     ]
     job.started -= 3600
 
@@ -220,7 +222,7 @@ def test_harakiri_interrupts_a_job_past_its_timeout_and_the_others_finish(
     [error] = response.actions[0].errors
     assert error.code == ERROR_CODE_ACTION_TIMEOUT
     server = watched.server
-    runtime = server.process_runtime
+    runtime = server.serving.runtime
     assert server.shutting_down
     assert runtime.harakiri_triggered
     assert runtime.exit_timers == 1
@@ -243,7 +245,7 @@ def test_a_job_no_interrupt_reaches_is_answered_job_timeout_and_its_late_answer_
     with caplog.at_level(logging.WARNING, "servicewire.server.workers"):
         Block.release.set()
         wait_until(lambda: "Dropped the late response" in caplog.text, "the late response")
-    assert watched.server.process_runtime.exit_timers == 1
+    assert watched.server.serving.runtime.exit_timers == 1
 
 
 def _job(action: str, body: dict[str, Any]) -> dict[str, Any]:

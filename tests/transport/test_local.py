@@ -18,6 +18,8 @@ from servicewire import (
     MessageReceiveTimeout,
     Server,
 )
+from servicewire.server.received import ReceivedRequest
+from servicewire.server.serving import Serving
 from servicewire.transport.local import (
     AsyncLocalClientTransport,
     LocalClientTransport,
@@ -149,13 +151,17 @@ class Gated(Action):
         return {"gate": name, "thread": threading.get_ident()}
 
 
+class FallibleServing(Serving):
+    def handle_request(self, request: ReceivedRequest) -> None:
+        if request.body["actions"][0]["action"] == "crash":
+            raise RuntimeError("the server fell over")
+        super().handle_request(request)
+
+
 class Fallible(Lifecycle):
     action_class_map: ClassVar[dict[str, Any]] = {"who": WhoAmI, "gated": Gated}
 
-    def handle_request(self, request_id: int, meta: dict[str, Any], job_request: Any) -> None:
-        if job_request["actions"][0]["action"] == "crash":
-            raise RuntimeError("the server fell over")
-        super().handle_request(request_id, meta, job_request)
+    serving_class = FallibleServing
 
 
 def gates(*names: str) -> dict[str, threading.Event]:

@@ -17,8 +17,8 @@ from servicewire.server.validation import validator_for
 from servicewire.types import Body, Error
 
 if TYPE_CHECKING:
+    from servicewire.server.host import ServerHost
     from servicewire.server.request import EnrichedActionRequest
-    from servicewire.server.server import Server
     from servicewire.server.settings import ServerSettings
 
 __all__ = [
@@ -178,7 +178,7 @@ def StatusActionFactory(  # noqa: N802 - the reference's name
     return StatusAction
 
 
-def make_default_status_action_class(server_class: type[Server]) -> type[BaseStatusAction]:
+def make_default_status_action_class(server_class: type) -> type[BaseStatusAction]:
     """The status action of a service that defines none: the version and build come from
     ``__version__`` and ``__build__`` of the top-level package the server class is in."""
     package = sys.modules.get(server_class.__module__.partition(".")[0])
@@ -210,7 +210,7 @@ class IntrospectionAction(Action):
 
     needs_server: ClassVar[bool] = True
 
-    def __init__(self, server: Server) -> None:
+    def __init__(self, server: ServerHost) -> None:
         super().__init__(server.settings)
         self.server = server
 

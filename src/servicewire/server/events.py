@@ -28,8 +28,9 @@ from servicewire.transport.base import MessageDetails
 from servicewire.types import ActionResponse, Error, JobResponse
 
 if TYPE_CHECKING:
+    from servicewire.server.interface import ServerInterface
+    from servicewire.server.received import ReceivedRequest
     from servicewire.server.request import EnrichedActionRequest
-    from servicewire.server.server import Server
     from servicewire.transport.base import ServerTransport
 
 __all__ = ["EVENT_NAMES", "Listener", "ServerEvent", "ServerEvents"]
@@ -73,7 +74,7 @@ class ServerEvent(NamedTuple):
     """
 
     name: str
-    server: Server
+    server: ServerInterface
     message: MessageDetails | None = None
     job_request: Any = None
     job_response: JobResponse | None = None
@@ -119,7 +120,10 @@ class ServerEvents:
     )
 
     def __init__(
-        self, parent: ServerEvents | None = None, owner: str = "", server: Server | None = None
+        self,
+        parent: ServerEvents | None = None,
+        owner: str = "",
+        server: ServerInterface | None = None,
     ) -> None:
         self.owner = owner
         self._parent = parent
@@ -213,24 +217,25 @@ class ServerEvents:
                     )
 
     def job_received(
-        self, transport: ServerTransport, request_id: int, meta: dict[str, Any], job_request: Any
+        self, transport: ServerTransport, request: ReceivedRequest
     ) -> Token[MessageDetails | None]:
         """Note the transport's details of a request for the events of its handling, and
         emit ``job_received``. Pass the result to :meth:`request_done` when done."""
         try:
-            details = transport.message_details(request_id, meta)
+            details = transport.message_details(request.request_id, request.meta)
         except Exception:
-            _logger.exception("The transport could not describe request %s", request_id)
-            details = MessageDetails(request_id, None, None)
+            _logger.exception("The transport could not describe request %s", request.request_id)
+            details = MessageDetails(request.request_id, None, None)
         token = _current_message.set(details)
-        self.emit("job_received", job_request=job_request)
+        self.emit("job_received", job_request=request.body)
         return token
 
-    def job_done(self, job_request: Any, sent: dict[str, Any]) -> None:
-        """Emit ``job_error`` (the response carries job errors) or ``job_response``."""
-        name = "job_error" if sent["errors"] else "job_response"
+    def job_done(self, request: ReceivedRequest, response: JobResponse) -> None:
+        """Emit ``job_error`` (the response carries job errors) or ``job_response``, with
+        the response the caller was sent."""
+        name = "job_error" if response.errors else "job_response"
         if name in self._merged:
-            self.emit(name, job_request=job_request, job_response=JobResponse.from_dict(sent))
+            self.emit(name, job_request=request.body, job_response=response)
 
     @staticmethod
     def request_done(token: Token[MessageDetails | None]) -> None:

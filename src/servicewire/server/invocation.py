@@ -22,21 +22,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from servicewire.errors import ActionError, ImproperlyConfigured
+from servicewire.errors import ERROR_CODE_UNKNOWN, ActionError, ImproperlyConfigured
 from servicewire.server.action import ActionType
 from servicewire.server.activation import LazyAction
 from servicewire.server.invokers import ConcurrentInvoker, Invoker
-from servicewire.server.policies import Policy, not_authorized_error, with_job_scope
+from servicewire.server.policies import Policy, not_authorized_error
 from servicewire.settings import ClassReference
-from servicewire.types import ActionResponse
+from servicewire.types import ActionResponse, Error
 
 if TYPE_CHECKING:
+    from servicewire.server.interface import ServerInterface
     from servicewire.server.request import EnrichedActionRequest
-    from servicewire.server.server import Server
+    from servicewire.server.settings import ServerSettings
 
-__all__ = ["ActionCalls", "ActionFactory"]
+__all__ = ["ActionCalls", "ActionFactory", "unknown_action_error"]
 
 Handler = Callable[["EnrichedActionRequest"], ActionResponse]
 ActionFactory = Callable[[], Handler]
@@ -50,14 +52,25 @@ class ActionCalls:
     """The factories of a server's actions: :attr:`factories` for calls from jobs,
     :attr:`local_factories` for ``call_local_action``.
 
-    Built once per server. When a policy in use reads whole jobs (or an action's policy is
-    not known until it is activated), the server's job middleware stack is wrapped to make
-    the job being processed available to it.
+    Built once per server, with its ``settings``, its ``actions``, the factory of an
+    action class's plain handler and the service's default policy. When a policy in use
+    reads whole jobs (or an action's policy is not known until it is activated),
+    ``scope_jobs`` is called (once): the server then wraps its job middleware stack to make
+    the job being processed available to the policies (``policies.with_job_scope``).
     """
 
-    def __init__(self, server: Server, actions: dict[str, ActionType | str]) -> None:
+    def __init__(
+        self,
+        server: ServerInterface,
+        settings: ServerSettings,
+        actions: dict[str, ActionType | str],
+        handler_factory: Callable[[ActionType], ActionFactory],
+        default_policy: Policy | None,
+        scope_jobs: Callable[[], None],
+    ) -> None:
         self.server = server
-        settings = server.settings
+        self.handler_factory = handler_factory
+        self._on_job_scope = scope_jobs
         for key, named in (("policies", settings.policies), ("invokers", settings.invokers)):
             for name in named:
                 if name not in actions:
@@ -74,9 +87,7 @@ class ActionCalls:
         }
         default = settings.default_policy
         self._default_policy = (
-            _built(default, Policy, "default_policy")
-            if default is not None
-            else type(server).default_policy
+            _built(default, Policy, "default_policy") if default is not None else default_policy
         )
         self._binding = threading.Lock()  # lazy actions are set up while serving
         self._bindings: dict[int, tuple[Policy | Invoker, Any]] = {}
@@ -92,8 +103,8 @@ class ActionCalls:
     def _scope_jobs(self) -> None:
         """Make the job being processed available to the policies (once)."""
         if not self._job_scoped:
-            self.server._process_job_stack = with_job_scope(self.server._process_job_stack)
             self._job_scoped = True
+            self._on_job_scope()
 
     def _bind(self, name: str, action: ActionType | str) -> bool:
         """Build the factories of one action; whether its policy reads whole jobs."""
@@ -103,7 +114,7 @@ class ActionCalls:
         else:
             entry = _ActionEntry(self, name, None)
             if not entry.configure(action):
-                plain = self.server._action_factory(action)
+                plain = self.handler_factory(action)
                 self.factories[name] = self.local_factories[name] = plain
                 return False
         self._entries[name] = entry
@@ -135,6 +146,28 @@ class ActionCalls:
             else:
                 selected[name] = action
         return selected
+
+    def run_local(
+        self, request: EnrichedActionRequest, *, raise_action_errors: bool, is_caller_error: bool
+    ) -> ActionResponse:
+        """Run ``request`` directly (see ``request.call_local_action``): its errors get
+        ``is_caller_error``, and are raised as an ``ActionError`` if ``raise_action_errors``."""
+        factory = self.local_factories.get(request.action)
+        if factory is None:
+            errors = [unknown_action_error(request.action)]
+        else:
+            try:
+                response = factory()(request)
+            except ActionError as error:
+                errors = error.errors
+            else:
+                if not response.errors:
+                    return response
+                errors = response.errors
+        errors = [replace(error, is_caller_error=is_caller_error) for error in errors]
+        if raise_action_errors:
+            raise ActionError(errors, set_is_caller_error_to=None)
+        return ActionResponse(action=request.action, errors=errors)
 
     def invoker(self, name: str) -> Invoker | None:
         """The invoker the action ``name`` uses (``None``: calls run directly); an action
@@ -204,7 +237,7 @@ class _ActionEntry:
         self.policy = calls.policy_for(self.name, action)
         self.invoker = calls.invoker_for(self.name, action)
         self.needs_job = self.policy is not None and self.policy.needs_job
-        self.factory = calls.server._action_factory(action)
+        self.factory = calls.handler_factory(action)
         return self.policy is not None or self.invoker is not None
 
     def activate(self) -> ActionType:
@@ -249,6 +282,16 @@ class _ActionEntry:
     def _execute(self, request: EnrichedActionRequest) -> ActionResponse:
         assert self.factory is not None
         return self.factory()(request)
+
+
+def unknown_action_error(action: str) -> Error:
+    """The error of a call to an action the service does not have."""
+    return Error(
+        code=ERROR_CODE_UNKNOWN,
+        message=f'The action "{action}" was not found on this server.',
+        field="action",
+        is_caller_error=True,
+    )
 
 
 def _built(reference: ClassReference, base: type, key: str) -> Any:

@@ -28,9 +28,9 @@ from servicewire.errors import ERROR_CODE_NOT_AUTHORIZED
 from servicewire.types import Error
 
 if TYPE_CHECKING:
+    from servicewire.server.interface import ServerInterface
     from servicewire.server.middleware import ProcessJob
     from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest
-    from servicewire.server.server import Server
     from servicewire.types import JobResponse
 
 __all__ = [
@@ -88,7 +88,7 @@ class Policy:
             return []
         return [Denial(self.permission or type(self).__name__)]
 
-    def bind(self, server: Server) -> Policy:
+    def bind(self, server: ServerInterface) -> Policy:
         """The policy ``server`` uses (default: this one)."""
         return self
 
@@ -179,7 +179,7 @@ class _Composite(Policy):
         self.policies = policies
         self.needs_job = any(policy.needs_job for policy in policies)
 
-    def bind(self, server: Server) -> Policy:
+    def bind(self, server: ServerInterface) -> Policy:
         return type(self)(*(policy.bind(server) for policy in self.policies))
 
     def __repr__(self) -> str:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from servicewire.types import ActionRequest, ActionResponse, Body, Context, Control, JobRequest
 
 if TYPE_CHECKING:
     from servicewire.client.client import Client
-    from servicewire.server.server import Server
 
 __all__ = [
     "EnrichedActionRequest",
@@ -19,6 +18,19 @@ __all__ = [
     "RunCoroutine",
     "switch_value",
 ]
+
+
+class LocalActionRunner(Protocol):
+    """What runs ``call_local_action`` (the server that made the request)."""
+
+    def run_local_action(
+        self,
+        request: EnrichedActionRequest,
+        *,
+        raise_action_errors: bool = True,
+        is_caller_error: bool = False,
+    ) -> ActionResponse: ...
+
 
 RunCoroutine = Callable[[Coroutine[Any, Any, Any]], "Future[Any]"]
 """Schedules a coroutine on the server's event loop and returns a future of its result."""
@@ -157,7 +169,7 @@ class EnrichedActionRequest(_HasClient, ActionRequest):
         self.control: Control = control if control is not None else {}
         self._client_holder = _holder(client, client_factory)
         self.run_coroutine = run_coroutine
-        self._server: Server | None = None
+        self._server: LocalActionRunner | None = None
 
     def __repr__(self) -> str:
         return (

@@ -33,16 +33,16 @@ import signal
 import sys
 import threading
 import time
-import traceback
 from collections.abc import Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from servicewire.errors import HarakiriInterrupt, InvalidSettings
 from servicewire.server.settings import DEFAULT_LOGGING, ServerSettings
+from servicewire.server.workers import thread_stacks
 
 if TYPE_CHECKING:
-    from servicewire.server.server import Server
+    from servicewire.server.host import ServerHost
 
 __all__ = [
     "HeartbeatFile",
@@ -132,7 +132,7 @@ def configure_logging(settings: ServerSettings) -> None:
 
 
 def main(
-    server_class: type[Server],
+    server_class: type[ServerHost],
     argv: Sequence[str] | None = None,
     forked_process_id: int | None = None,
 ) -> int:
@@ -143,7 +143,7 @@ def main(
 
 
 def serve(
-    server_class: type[Server],
+    server_class: type[ServerHost],
     options: argparse.Namespace,
     forked_process_id: int | None = None,
 ) -> int:
@@ -215,12 +215,12 @@ class ProcessRuntime:
     """What a server process does around its serving loop: signals, the harakiri timer, the
     heartbeat file, and noticing that its supervisor is gone.
 
-    The server calls :meth:`job_started`, :meth:`job_finished` and :meth:`idle` (through
-    ``Server.process_runtime``) from ``handle_next_request``; with worker threads,
+    Serving calls :meth:`job_started`, :meth:`job_finished` and :meth:`idle` (as
+    ``server.serving.runtime``) from ``handle_next_request``; with worker threads,
     :meth:`job_dispatched` instead of the first two.
     """
 
-    def __init__(self, server: Server, supervisor_pid: int | None = None) -> None:
+    def __init__(self, server: ServerHost, supervisor_pid: int | None = None) -> None:
         self.server = server
         harakiri = server.settings.harakiri
         self.harakiri_timeout = float(harakiri.timeout)
@@ -239,7 +239,7 @@ class ProcessRuntime:
     def start(self) -> None:
         """Install the signal handlers and create the heartbeat file."""
         server = self.server
-        server.process_runtime = self
+        server.serving.runtime = self
         for number in _SHUTDOWN_SIGNALS:
             self._previous_handlers[number] = signal.signal(number, server.handle_shutdown_signal)
         self._previous_handlers[signal.SIGALRM] = signal.signal(signal.SIGALRM, server.harakiri)
@@ -251,7 +251,7 @@ class ProcessRuntime:
         signal.setitimer(signal.ITIMER_REAL, 0)
         for number, handler in self._previous_handlers.items():
             signal.signal(number, handler)
-        self.server.process_runtime = None
+        self.server.serving.runtime = None
         if self.heartbeat is not None:
             self.heartbeat.remove()
 
@@ -329,7 +329,7 @@ class ProcessRuntime:
         logger.error(
             "Harakiri: a job ran for more than %.0f s; interrupting it and exiting. %s",
             self.harakiri_timeout,
-            _thread_stacks(),
+            thread_stacks(),
         )
         self.start_exit_timer()
         raise HarakiriInterrupt()
@@ -348,17 +348,8 @@ def _exit_after_grace(grace: float) -> None:
     os._exit(EXIT_FAILURE)
 
 
-def _thread_stacks() -> str:
-    names = {thread.ident: thread.name for thread in threading.enumerate()}
-    parts = []
-    for ident, frame in sys._current_frames().items():
-        stack = "".join(traceback.format_stack(frame))
-        parts.append(f"Thread {names.get(ident, ident)}:\n{stack}")
-    return "Stacks at the interrupt:\n" + "\n".join(parts)
-
-
 def run_worker(
-    server_class: type[Server],
+    server_class: type[ServerHost],
     settings: ServerSettings,
     forked_process_id: int | None = None,
     supervisor_pid: int | None = None,
@@ -399,7 +390,7 @@ class Supervisor:
 
     def __init__(
         self,
-        server_class: type[Server],
+        server_class: type[ServerHost],
         settings: ServerSettings,
         worker_count: int,
         respawn: bool = True,

@@ -15,7 +15,7 @@ from servicewire.server.coroutine import CoroutineMiddleware, DefaultCoroutineMi
 from servicewire.server.invokers import Invoker
 from servicewire.server.middleware import ServerMiddleware
 from servicewire.server.policies import Policy
-from servicewire.server.signing import RequestSigningSettings
+from servicewire.server.signing_settings import RequestSigningSettings
 from servicewire.settings import ClassReference, LogLevel, Settings, class_reference
 from servicewire.transport.base import ServerTransport
 

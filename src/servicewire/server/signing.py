@@ -40,36 +40,22 @@ from servicewire._signing import (
 )
 from servicewire.errors import ImproperlyConfigured
 from servicewire.server.policies import Denial, Policy, job_scope
+from servicewire.server.signing_settings import (
+    DEFAULT_MAX_AGE,
+    DEFAULT_NONCE_CACHE_SIZE,
+    RequestSigningSettings,
+    SigningSecret,
+)
 
 if TYPE_CHECKING:
+    from servicewire.server.interface import ServerInterface
     from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest
-    from servicewire.server.server import Server
 
 __all__ = ["AllowSignedRequests", "NonceCache", "RequestSigningSettings"]
 
 logger = logging.getLogger("servicewire.server.signing")
 
-SigningSecret = Annotated[SecretStr, Field(min_length=16)]
-"""A shared secret: at least 16 characters (use ``secrets.token_urlsafe(32)``)."""
-
 _LONGEST_FIELD = 128
-
-DEFAULT_MAX_AGE = 300
-DEFAULT_NONCE_CACHE_SIZE = 100_000
-
-
-class RequestSigningSettings(BaseModel):
-    """The ``request_signing`` server setting: the keys :class:`AllowSignedRequests` accepts,
-    by key id, and its limits."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    keys: Annotated[dict[StrictStr, SigningSecret], Field(min_length=1)]
-    """Accepted secrets by key id (several while a secret is being rotated)."""
-    max_age_in_seconds: Annotated[int, Field(gt=0)] = DEFAULT_MAX_AGE
-    """How far a signature's timestamp may be from the server's clock, either way."""
-    nonce_cache_size: Annotated[int, Field(gt=0)] = DEFAULT_NONCE_CACHE_SIZE
-    """How many nonces the replay check remembers at most."""
 
 
 class NonceCache:
@@ -152,7 +138,7 @@ class AllowSignedRequests(Policy):
             )
         )
 
-    def bind(self, server: Server) -> AllowSignedRequests:
+    def bind(self, server: ServerInterface) -> AllowSignedRequests:
         settings: RequestSigningSettings | None = server.settings.request_signing
         keys: Mapping[str, str | SecretStr] | None = None
         if self._keys is not None:

@@ -12,6 +12,7 @@ import types
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,9 +23,9 @@ from pydantic import (
 from typing_extensions import NotRequired, TypedDict, is_typeddict
 
 from servicewire.errors import ERROR_CODE_INVALID, ERROR_CODE_MISSING, ERROR_CODE_UNKNOWN
-from servicewire.types import Error
+from servicewire.types import ActionRequest, Error, JobRequest
 
-__all__ = ["SchemaValidator", "errors_from_validation", "validate_job_request"]
+__all__ = ["SchemaValidator", "errors_from_validation", "parse_job_request"]
 
 _UNKNOWN_TYPES = frozenset({"extra_forbidden", "unexpected_keyword_argument"})
 
@@ -139,17 +140,33 @@ class _JobRequest(TypedDict):
     actions: Annotated[list[_ActionRequest], Field(min_length=1)]
 
 
-_job_adapter: TypeAdapter[Any] = TypeAdapter(_JobRequest)
+def _job_request(validated: Any) -> JobRequest:
+    # Pydantic's output, already checked: the validated dicts become the job's parts as they
+    # are (JobRequest.from_dict would re-check what the schema guarantees).
+    return JobRequest(
+        validated["control"],
+        validated["context"],
+        [
+            ActionRequest(action["action"], action.get("body") or {})
+            for action in validated["actions"]
+        ],
+    )
 
 
-def validate_job_request(job_request: Any) -> list[Error] | None:
-    """Check a job request dict against the wire's rules; ``None`` when it is valid.
+# Validated straight into a JobRequest, in one pass.
+_job_adapter: TypeAdapter[JobRequest] = TypeAdapter(
+    Annotated[_JobRequest, AfterValidator(_job_request)]  # type: ignore[arg-type]
+)
+
+
+def parse_job_request(job_request: Any) -> JobRequest | list[Error]:
+    """Validate a job request dict against the wire's rules, into a :class:`JobRequest`;
+    or, when it breaks them, the errors (one per problem).
 
     Job-level validation errors are not the caller's code's fault but its library's, so
     ``is_caller_error`` is false, as PySOA peers expect.
     """
     try:
-        _job_adapter.validate_python(job_request, strict=True)
+        return _job_adapter.validate_python(job_request, strict=True)
     except ValidationError as error:
         return errors_from_validation(error, is_caller_error=False)
-    return None

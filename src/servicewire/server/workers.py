@@ -2,7 +2,7 @@
 
 With the ``workers`` setting above 1, :meth:`Server.run` starts a :class:`WorkerPool`. The
 serving thread receives requests and hands each to a free worker thread, which handles it
-(``Server.handle_request``: the job, its response, its completion) exactly as the serving
+(``Serving.handle_request``: the job, its response, its completion) exactly as the serving
 thread would. Three rules keep it safe:
 
 - **Back-pressure.** The serving thread takes no request from the transport while every
@@ -30,23 +30,33 @@ from __future__ import annotations
 import ctypes
 import logging
 import queue
+import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+import traceback
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from servicewire.errors import (
-    ERROR_CODE_JOB_TIMEOUT,
     HarakiriInterrupt,
     ImproperlyConfigured,
 )
 from servicewire.metrics import MetricName
-from servicewire.types import Error, JobResponse
+from servicewire.server.last_ditch import job_timeout_response
+from servicewire.types import JobResponse
 
 if TYPE_CHECKING:
-    from servicewire.server.runtime import ProcessRuntime
-    from servicewire.server.server import Server
+    from collections.abc import Callable
 
-__all__ = ["HarakiriWatchdog", "WorkerPool", "WorkerPoolStatistics"]
+    from servicewire.server.received import ReceivedRequest
+    from servicewire.transport.base import ServerTransport
+
+__all__ = [
+    "HarakiriWatchdog",
+    "PooledServing",
+    "ProcessHooks",
+    "WorkerPool",
+    "WorkerPoolStatistics",
+]
 
 logger = logging.getLogger("servicewire.server.workers")
 
@@ -56,6 +66,51 @@ _INTERRUPT_ANSWER_WAIT = 1.0
 _ANSWER_LOCK_WAIT = 5.0
 
 _WAITING, _RUNNING, _DONE = range(3)
+
+
+class ProcessHooks(Protocol):
+    """What serving tells the process runtime (``servicewire.server.runtime``), and what the
+    pool's watchdog reads of it and tells it."""
+
+    harakiri_timeout: float
+    harakiri_triggered: bool
+
+    def job_started(self) -> None: ...
+
+    def job_finished(self) -> None: ...
+
+    def job_dispatched(self) -> None: ...
+
+    def idle(self) -> None: ...
+
+    def start_exit_timer(self) -> None: ...
+
+    def shutdown_signal(self, signal_number: int) -> None: ...
+
+    def harakiri(self, signal_number: int) -> None: ...
+
+
+class PooledServing(Protocol):
+    """What the pool needs of the serving half it runs requests for
+    (``servicewire.server.serving.Serving`` is one)."""
+
+    service_name: str
+    transport: ServerTransport | None
+    runtime: ProcessHooks | None
+    logger: logging.Logger
+
+    def handle_request(self, request: ReceivedRequest) -> None: ...
+
+    def answer(
+        self,
+        request: ReceivedRequest,
+        response: JobResponse,
+        send: Callable[[int, dict[str, Any], dict[str, Any]], None] | None = None,
+    ) -> None: ...
+
+    def count(self, name: str) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class WorkerPoolStatistics(NamedTuple):
@@ -84,20 +139,16 @@ class _Job:
         "answered",
         "done",
         "interrupted",
-        "job_request",
         "lock",
-        "meta",
-        "request_id",
+        "request",
         "started",
         "state",
         "thread",
         "timed_out",
     )
 
-    def __init__(self, request_id: int, meta: dict[str, Any], job_request: Any) -> None:
-        self.request_id = request_id
-        self.meta = meta
-        self.job_request = job_request
+    def __init__(self, request: ReceivedRequest) -> None:
+        self.request = request
         self.state = _WAITING
         self.thread = 0
         self.started = 0.0
@@ -112,19 +163,20 @@ class _Job:
 
 
 class WorkerPool:
-    """Runs the jobs of ``server`` on ``size`` worker threads (see the module documentation).
+    """Runs the requests of ``serving`` on ``size`` worker threads (see the module
+    documentation).
 
-    Built by ``Server.run`` when ``workers`` is above 1; it asks the server's transport to
-    get ready for concurrent use (``enable_concurrent_requests``), which raises
+    Built by ``Serving.serve`` when ``workers`` is above 1; it asks the transport to get
+    ready for concurrent use (``enable_concurrent_requests``), which raises
     ``ImproperlyConfigured`` for a transport that does not support it.
     """
 
-    def __init__(self, server: Server, size: int) -> None:
-        transport = server.transport
+    def __init__(self, serving: PooledServing, size: int) -> None:
+        transport = serving.transport
         if transport is None:
-            raise ImproperlyConfigured(f"Server {server.service_name!r} has no transport")
+            raise ImproperlyConfigured(f"Server {serving.service_name!r} has no transport")
         transport.enable_concurrent_requests(size)
-        self.server = server
+        self.serving = serving
         self.size = size
         self._condition = threading.Condition()
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -136,29 +188,29 @@ class WorkerPool:
         self._local = threading.local()
         self._threads = [
             threading.Thread(
-                target=self._work, name=f"{server.service_name}-worker-{number}", daemon=True
+                target=self._work, name=f"{serving.service_name}-worker-{number}", daemon=True
             )
             for number in range(1, size + 1)
         ]
         for thread in self._threads:
             thread.start()
-        runtime = server.process_runtime
+        runtime = serving.runtime
         self.watchdog: HarakiriWatchdog | None = None
         if runtime is not None and runtime.harakiri_timeout > 0:
             self.watchdog = HarakiriWatchdog(self, runtime)
 
     # --- the serving thread ---------------------------------------------------------------
 
-    def submit(self, request_id: int, meta: dict[str, Any], job_request: Any) -> None:
+    def submit(self, request: ReceivedRequest) -> None:
         """Hand a received request to a worker; return once a worker is free for the next
         (the serving thread takes no request before)."""
-        job = _Job(request_id, meta, job_request)
+        job = _Job(request)
         with self._condition:
             self._running.add(job)
             self._started += 1
             self._most_busy = max(self._most_busy, len(self._running))
         self._jobs.put(job)
-        runtime = self.server.process_runtime
+        runtime = self.serving.runtime
         if runtime is not None:
             runtime.job_dispatched()
         with self._condition:
@@ -220,13 +272,12 @@ class WorkerPool:
             job.started = time.monotonic()
             job.state = _RUNNING
         self._local.job = job
-        server = self.server
+        serving = self.serving
         try:
-            server.handle_request(job.request_id, job.meta, job.job_request)
+            serving.handle_request(job.request)
         except Exception:
-            if server.metrics.enabled:
-                server.metrics.counter(MetricName.SERVER_ERROR_REQUEST_HANDLING)
-            server.logger.exception("Error while handling a request; serving on")
+            serving.count(MetricName.SERVER_ERROR_REQUEST_HANDLING)
+            serving.logger.exception("Error while handling a request; serving on")
 
     def _end(self, job: _Job) -> None:
         with job.lock:
@@ -255,14 +306,14 @@ class HarakiriWatchdog:
     """Times the pool's jobs and ends those that run past the runtime's harakiri timeout
     (see the module documentation)."""
 
-    def __init__(self, pool: WorkerPool, runtime: ProcessRuntime) -> None:
+    def __init__(self, pool: WorkerPool, runtime: ProcessHooks) -> None:
         self.pool = pool
         self.runtime = runtime
         self.timeout = runtime.harakiri_timeout
         self._stopped = threading.Event()
         self._gate(pool)
         self._thread = threading.Thread(
-            target=self._watch, name=f"{pool.server.service_name}-harakiri-watchdog", daemon=True
+            target=self._watch, name=f"{pool.serving.service_name}-harakiri-watchdog", daemon=True
         )
         self._thread.start()
 
@@ -283,30 +334,29 @@ class HarakiriWatchdog:
                     try:
                         self._harakiri(job)
                     except Exception:
-                        logger.exception("The harakiri of request %s failed", job.request_id)
+                        logger.exception(
+                            "The harakiri of request %s failed", job.request.request_id
+                        )
 
     def _harakiri(self, job: _Job) -> None:
-        from servicewire.server.runtime import _thread_stacks
-
         with job.lock:
             if job.state != _RUNNING or job.timed_out:
                 return
             job.timed_out = True
-        server = self.pool.server
+        serving = self.pool.serving
         # No new job from now on; the process ends after the jobs taken (or the grace).
-        server.shutting_down = True
+        serving.stop()
         if not self.runtime.harakiri_triggered:
             self.runtime.harakiri_triggered = True
             self.runtime.start_exit_timer()
         logger.error(
             "Harakiri: request %s ran for more than %.0f s; interrupting it, then exiting "
             "once the other jobs are done. %s",
-            job.request_id,
+            job.request.request_id,
             self.timeout,
-            _thread_stacks(),
+            thread_stacks(),
         )
-        if server.metrics.enabled:
-            server.metrics.counter(MetricName.SERVER_ERROR_HARAKIRI)
+        serving.count(MetricName.SERVER_ERROR_HARAKIRI)
         with job.lock:
             if job.state == _RUNNING:
                 job.interrupted = _interrupt(job.thread)
@@ -317,43 +367,32 @@ class HarakiriWatchdog:
     def _answer_for(self, job: _Job) -> None:
         """Answer the caller of a stuck job with ``JOB_TIMEOUT`` (unless the job has)."""
         if not job.answer_lock.acquire(timeout=_ANSWER_LOCK_WAIT):
-            logger.error("Could not answer request %s: its worker is stuck sending", job.request_id)
+            logger.error(
+                "Could not answer request %s: its worker is stuck sending", job.request.request_id
+            )
             return
         try:
             if job.answered:
                 return
             job.answered = job.abandoned = True
-            server = self.pool.server
-            request = job.job_request if isinstance(job.job_request, dict) else {}
-            control = request.get("control")
-            context = request.get("context")
-            response = JobResponse(
-                errors=[
-                    Error(
-                        code=ERROR_CODE_JOB_TIMEOUT,
-                        message=(
-                            f"The job ran for more than {self.timeout:.0f} s and was abandoned; "
-                            "the server process restarts."
-                        ),
-                    )
-                ]
+            request = job.request
+            response = job_timeout_response(
+                f"The job ran for more than {self.timeout:.0f} s and was abandoned; "
+                "the server process restarts."
             )
-            if isinstance(context, dict) and "correlation_id" in context:
-                response.context["correlation_id"] = context["correlation_id"]
+            if request.correlation_id is not None:
+                response.context["correlation_id"] = request.correlation_id
             try:
-                if not (isinstance(control, dict) and control.get("suppress_response")):
-                    self._send(
-                        job.request_id, job.meta, server._response_message(response, job.meta)
-                    )
+                self.pool.serving.answer(request, response, self._send)
             finally:
-                self._complete(job.request_id, job.meta)
+                self._complete(request.request_id, request.meta)
         finally:
             job.answer_lock.release()
 
     def _gate(self, pool: WorkerPool) -> None:
         """Route the workers' responses and completions through their job's answer lock, so
         that a job the watchdog answered is not answered again."""
-        transport = pool.server.transport
+        transport = pool.serving.transport
         assert transport is not None
         self._transport = transport
         self._send = send = transport.send_response_message
@@ -389,6 +428,16 @@ class HarakiriWatchdog:
         # Instance attributes shadow the transport's methods for as long as the pool runs.
         transport.send_response_message = send_response_message  # type: ignore[method-assign]
         transport.complete_request_message = complete_request_message  # type: ignore[method-assign]
+
+
+def thread_stacks() -> str:
+    """The stacks of every thread, for the log line of a harakiri."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    parts = []
+    for ident, frame in sys._current_frames().items():
+        stack = "".join(traceback.format_stack(frame))
+        parts.append(f"Thread {names.get(ident, ident)}:\n{stack}")
+    return "Stacks at the interrupt:\n" + "\n".join(parts)
 
 
 # --- interrupting another thread ------------------------------------------------------------

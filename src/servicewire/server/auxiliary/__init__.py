@@ -12,12 +12,13 @@ Each receives an :class:`AuxiliaryActionRequest`; the ``auxiliary_processors`` s
 setting chooses where they run (see the guide, ``docs/auxiliary-actions-and-events.md``).
 """
 
-from servicewire.server.auxiliary.actions import (
-    AuxiliaryAction,
-    AuxiliaryActionRequest,
-    AuxiliaryCall,
-    auxiliary_processors,
-)
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+from servicewire.server.auxiliary.actions import AuxiliaryAction
+from servicewire.server.auxiliary.call import AuxiliaryActionRequest, AuxiliaryCall
 from servicewire.server.auxiliary.processors import (
     AuxProcessor,
     SyncAuxProcessor,
@@ -29,6 +30,9 @@ from servicewire.server.auxiliary.queued import (
     auxiliary_server,
     auxiliary_service_name,
 )
+
+if TYPE_CHECKING:
+    from servicewire.server.server import Server
 
 __all__ = [
     "AuxProcessor",
@@ -43,3 +47,10 @@ __all__ = [
     "auxiliary_server",
     "auxiliary_service_name",
 ]
+
+
+def auxiliary_processors(server: Server) -> Mapping[str, AuxProcessor]:
+    """The auxiliary processors of ``server``, by name (empty for a server without
+    auxiliary actions): for health checks, say, with ``ThreadAuxProcessor.statistics()``."""
+    auxiliary = server.serving.auxiliary
+    return {} if auxiliary is None else dict(auxiliary.processors)

@@ -7,7 +7,7 @@ import copy
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -22,13 +22,18 @@ from servicewire.errors import (
 from servicewire.logging import reset_log_context, set_log_context
 from servicewire.metrics import MetricName
 from servicewire.server.action import Action, ActionType
+from servicewire.server.auxiliary.call import AuxiliaryActionRequest, AuxiliaryCall
 from servicewire.server.auxiliary.processors import AuxProcessor, SyncAuxProcessor
 from servicewire.server.middleware import ProcessAction
 from servicewire.server.request import EnrichedActionRequest, RequestSwitchSet
-from servicewire.types import ActionResponse, Body, Error, JobResponse
+from servicewire.types import ActionResponse, Body, Error, JobRequest, JobResponse
 
 if TYPE_CHECKING:
-    from servicewire.server.server import Server
+    from servicewire.server.interface import ServerInterface
+    from servicewire.server.invocation import ActionFactory
+    from servicewire.server.middleware import ServerMiddleware
+    from servicewire.server.request import RunCoroutine
+    from servicewire.server.settings import ServerSettings
 
 __all__ = [
     "DEFAULT_PROCESSOR",
@@ -37,38 +42,12 @@ __all__ = [
     "AuxiliaryActions",
     "AuxiliaryCall",
     "auxiliary_entries",
-    "auxiliary_processors",
 ]
 
 DEFAULT_PROCESSOR = "default"
 """The processor of auxiliary actions that name none (``auxiliary_processors`` setting)."""
 
 logger = logging.getLogger("servicewire.server.auxiliary")
-
-
-class AuxiliaryActionRequest(EnrichedActionRequest):
-    """The request an auxiliary action receives: a copy of its primary action's request
-    (``body``, ``switches``, ``context``, ``control``, and the same ``client``,
-    ``run_coroutine`` and ``call_local_action`` helpers), plus the primary's outcome.
-
-    ``action`` is the auxiliary action's own name, ``"<primary action>:<class name>"``
-    (``"create_user:SendWelcomeEmail"``); ``primary_response`` is the primary action's
-    response, a copy: its ``action``, ``body`` and ``errors``.
-    """
-
-    __slots__ = ("primary_response",)
-
-    primary_response: ActionResponse
-
-    @property
-    def primary_action(self) -> str:
-        """The name of the primary action (``"create_user"``)."""
-        return self.primary_response.action
-
-    @property
-    def primary_failed(self) -> bool:
-        """Whether the primary action ended with errors (see ``process_exceptions``)."""
-        return bool(self.primary_response.errors)
 
 
 class AuxiliaryAction(Action):
@@ -122,53 +101,27 @@ def auxiliary_entries(
     return entries
 
 
-class AuxiliaryCall:
-    """One auxiliary action to run after one primary action: what a processor is handed.
-
-    ``request`` is the auxiliary action's request (its own copy of the primary's request
-    and response). :meth:`run` runs it in the calling thread, through the server's action
-    middleware; it never raises: failures are logged and counted.
-    """
-
-    __slots__ = ("_runner", "request")
-
-    def __init__(self, request: AuxiliaryActionRequest, runner: AuxiliaryRunner) -> None:
-        self.request = request
-        self._runner = runner
-
-    @property
-    def name(self) -> str:
-        """The auxiliary action's name, ``"<primary action>:<class name>"``."""
-        return self.request.action
-
-    @property
-    def correlation_id(self) -> str | None:
-        correlation_id = self.request.context.get("correlation_id")
-        return correlation_id if isinstance(correlation_id, str) else None
-
-    def run(self) -> ActionResponse:
-        """Run the auxiliary action here and now; return its response."""
-        return self._runner.run(self.request)
-
-    def __repr__(self) -> str:
-        return f"<AuxiliaryCall {self.name} (correlation id {self.correlation_id})>"
-
-
 class AuxiliaryRunner:
     """Runs auxiliary actions of a server, through its action middleware, containing every
     failure (logged at WARNING or, with a traceback, ERROR; counted as
     ``server.auxiliary.error``)."""
 
-    def __init__(self, server: Server, entries: Mapping[str, tuple[_Entry, ...]]) -> None:
+    def __init__(
+        self,
+        server: ServerInterface,
+        entries: Mapping[str, tuple[_Entry, ...]],
+        handler_factory: Callable[[ActionType], ActionFactory],
+        middleware: Sequence[ServerMiddleware],
+    ) -> None:
         self.server = server
         self._factories = {
-            entry.name: server._action_factory(entry.action)
+            entry.name: handler_factory(entry.action)
             for group in entries.values()
             for entry in group
         }
         call_action: ProcessAction = self._call_action
         self._stack: ProcessAction = make_middleware_stack(
-            [middleware.action for middleware in server.middleware], call_action
+            [each.action for each in middleware], call_action
         )
 
     def _call_action(self, request: EnrichedActionRequest) -> ActionResponse:
@@ -215,25 +168,35 @@ class AuxiliaryRunner:
 class AuxiliaryActions:
     """A server's auxiliary actions and their processors.
 
-    Built with the server when its class declares ``auxiliary_action_map``;
+    Built with the server when its class declares ``auxiliary_action_map`` (checked against
+    the server's ``actions``), with the server's ``settings``, the factory of an action's
+    handler, the server's middleware and the ``run_coroutine`` of its requests;
     :meth:`initialize` runs in ``setup``, :meth:`dispatch` after each request whose
     response has been sent, :meth:`shutdown` in ``teardown``.
     """
 
-    def __init__(self, server: Server) -> None:
+    def __init__(
+        self,
+        server: ServerInterface,
+        settings: ServerSettings,
+        action_map: Mapping[str, Sequence[ActionType]],
+        actions: Mapping[str, Any],
+        handler_factory: Callable[[ActionType], ActionFactory],
+        middleware: Sequence[ServerMiddleware],
+        run_coroutine: RunCoroutine,
+    ) -> None:
         self.server = server
-        service = server.service_name
-        self.entries = auxiliary_entries(
-            service, type(server).auxiliary_action_map, server._actions
-        )
-        self.runner = AuxiliaryRunner(server, self.entries)
+        self.settings = settings
+        self.run_coroutine = run_coroutine
+        self.entries = auxiliary_entries(server.service_name, action_map, actions)
+        self.runner = AuxiliaryRunner(server, self.entries, handler_factory, middleware)
         self.processors = self._build_processors()
         self._initialized = False
         self._shut_down = False
         self._lock = threading.Lock()
 
     def _build_processors(self) -> dict[str, AuxProcessor]:
-        configured = self.server.settings.auxiliary_processors
+        configured = self.settings.auxiliary_processors
         processors: dict[str, AuxProcessor] = {}
         for group in self.entries.values():
             for entry in group:
@@ -262,7 +225,7 @@ class AuxiliaryActions:
                 processor.initialize(self.server)
             self._initialized = True
 
-    def dispatch(self, job_request: Any, response: JobResponse) -> None:
+    def dispatch(self, job: JobRequest, response: JobResponse) -> None:
         """Hand the auxiliary actions of the job's actions to their processors. Never
         raises: whatever goes wrong is logged."""
         try:
@@ -270,7 +233,7 @@ class AuxiliaryActions:
                 return
             if not self._initialized:
                 self.initialize()
-            for entry, call in self._calls(job_request, response):
+            for entry, call in self._calls(job, response):
                 processor = self.processors[entry.processor]
                 if self._shut_down:
                     logger.warning("%r arrived after shutdown; running it inline", call)
@@ -288,18 +251,16 @@ class AuxiliaryActions:
             )
 
     def _calls(
-        self, job_request: Any, response: JobResponse
+        self, job: JobRequest, response: JobResponse
     ) -> Iterator[tuple[_Entry, AuxiliaryCall]]:
-        requested = job_request["actions"]
-        context = job_request["context"]
-        control = job_request["control"]
+        requested = job.actions
         switches: RequestSwitchSet | None = None
         for index, action_response in enumerate(response.actions):
             entries = self.entries.get(action_response.action)
             if not entries:
                 continue
             primary = requested[index] if index < len(requested) else None
-            if not isinstance(primary, dict) or primary.get("action") != action_response.action:
+            if primary is None or primary.action != action_response.action:
                 logger.warning(
                     "The response to action %d of a job of service %r is not the action's "
                     "(the job middleware changed it?); its auxiliary actions do not run",
@@ -308,30 +269,28 @@ class AuxiliaryActions:
                 )
                 continue
             if switches is None:
-                switches = RequestSwitchSet(context.get("switches") or ())
+                switches = RequestSwitchSet(job.context.get("switches") or ())
             for entry in entries:
                 if action_response.errors and not entry.process_exceptions:
                     self._count(MetricName.SERVER_AUXILIARY_SKIPPED, entry.name)
                     logger.debug("Skipped %s: the primary action failed", entry.name)
                     continue
-                request = self._request(
-                    entry, primary.get("body") or {}, context, control, switches, action_response
-                )
-                yield entry, AuxiliaryCall(request, self.runner)
+                request = self._request(entry, primary.body, job, switches, action_response)
+                yield entry, AuxiliaryCall(request, self.runner.run)
 
     def _request(
         self,
         entry: _Entry,
         body: Body,
-        context: dict[str, Any],
-        control: dict[str, Any],
+        job: JobRequest,
         switches: RequestSwitchSet,
         primary_response: ActionResponse,
     ) -> AuxiliaryActionRequest:
-        # Copies: the caller may own these objects (in-process), and other auxiliary
-        # actions run on their own copies, perhaps at the same time.
+        # Copies: the primary action's request and response stay the primary's (the caller
+        # owns them in-process), and auxiliary actions run on their own copies, perhaps at
+        # the same time as each other.
         body, context, control, response_body = copy.deepcopy(
-            (body, context, control, primary_response.body)
+            (body, job.context, job.control, primary_response.body)
         )
         server = self.server
         request = AuxiliaryActionRequest(
@@ -340,7 +299,7 @@ class AuxiliaryActions:
             switches,
             context,
             control,
-            run_coroutine=server._run_coroutine,
+            run_coroutine=self.run_coroutine,
             client_factory=partial(server.make_client, context),
         )
         request._server = server
@@ -355,7 +314,7 @@ class AuxiliaryActions:
         self._shut_down = True
         if not self._initialized:
             return
-        deadline = time.monotonic() + self.server.settings.auxiliary_shutdown_timeout
+        deadline = time.monotonic() + self.settings.auxiliary_shutdown_timeout
         for processor in self.processors.values():
             try:
                 processor.shutdown(max(0.0, deadline - time.monotonic()))
@@ -365,10 +324,3 @@ class AuxiliaryActions:
     def _count(self, name: str, action: str) -> None:
         if self.server.metrics.enabled:
             self.server.metrics.counter(name, tags={"action": action})
-
-
-def auxiliary_processors(server: Server) -> Mapping[str, AuxProcessor]:
-    """The auxiliary processors of ``server``, by name (empty for a server without
-    auxiliary actions): for health checks, say, with ``ThreadAuxProcessor.statistics()``."""
-    auxiliary = server._auxiliary
-    return {} if auxiliary is None else dict(auxiliary.processors)

@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from servicewire.metrics import MetricName
 
 if TYPE_CHECKING:
-    from servicewire.server.auxiliary.actions import AuxiliaryCall
-    from servicewire.server.server import Server
+    from servicewire.server.auxiliary.call import AuxiliaryCall
+    from servicewire.server.interface import ServerInterface
 
 __all__ = [
     "AuxProcessor",
@@ -49,9 +49,9 @@ class AuxProcessor(abc.ABC):
     settings_schema: ClassVar[type[BaseModel] | None] = None
 
     def __init__(self) -> None:
-        self.server: Server | None = None
+        self.server: ServerInterface | None = None
 
-    def initialize(self, server: Server) -> None:
+    def initialize(self, server: ServerInterface) -> None:
         """Prepare to run the auxiliary actions of ``server`` (start threads, connect)."""
         self.server = server
 
@@ -164,7 +164,7 @@ class ThreadAuxProcessor(AuxProcessor):
         self._running = self._waiting = self._blocked = 0
         self._dropped = self._ran_inline = self._completed = 0
 
-    def initialize(self, server: Server) -> None:
+    def initialize(self, server: ServerInterface) -> None:
         super().initialize(server)
         for number in range(1, self.settings.pool_size + 1):
             thread = threading.Thread(

@@ -44,6 +44,7 @@ from servicewire.server.validation import errors_from_validation, validator_for
 from servicewire.types import ActionResponse, Body, Control, Error
 
 if TYPE_CHECKING:
+    from servicewire.server.interface import ServerInterface
     from servicewire.server.server import Server
 
 __all__ = [
@@ -237,7 +238,7 @@ class QueuedAuxProcessor(AuxProcessor):
         self.service_name = service_name or ""
         self.client: Client | None = None
 
-    def initialize(self, server: Server) -> None:
+    def initialize(self, server: ServerInterface) -> None:
         super().initialize(server)
         settings = self.settings
         self.service_name = settings.service_name or auxiliary_service_name(server.service_name)
