@@ -207,32 +207,10 @@ def circles(graph: Mapping[str, Iterable[str]]) -> set[frozenset[str]]:
     return found
 
 
-# Circles in areas being reworked elsewhere, each listed exactly: the test fails when one
-# appears that is not here, and when one listed here is gone (then delete its entry).
-KNOWN_CIRCLES: set[frozenset[str]] = {
-    # The stubs find their handlers through the stub server and the interception layer,
-    # which import the stubs back; the test doubles are being made explicit.
-    frozenset(
-        {
-            "servicewire.testing.interception",
-            "servicewire.testing.stub_server",
-            "servicewire.testing.stubs",
-        }
-    ),
-}
-
-
 def test_no_module_reaches_itself_through_its_imports() -> None:
-    new = circles(package_graph()) - KNOWN_CIRCLES
-    assert new == set(), "import circles: " + "; ".join(
-        " <-> ".join(sorted(circle)) for circle in new
-    )
-
-
-def test_every_known_circle_still_exists() -> None:
-    gone = KNOWN_CIRCLES - circles(package_graph())
-    assert gone == set(), "no longer circles, delete them from KNOWN_CIRCLES: " + "; ".join(
-        " <-> ".join(sorted(circle)) for circle in gone
+    found = circles(package_graph())
+    assert found == set(), "import circles: " + "; ".join(
+        " <-> ".join(sorted(circle)) for circle in found
     )
 
 

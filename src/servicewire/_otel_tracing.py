@@ -4,7 +4,7 @@ action, and the W3C trace context carried in the job's context between them.
 The client middleware starts a ``CLIENT`` span when a job is sent (a child of whatever span
 is current in the caller: an action's span, for the calls an action makes through
 ``request.client``, sync or in a coroutine), puts its ``traceparent`` and ``tracestate``
-in the job's context under :data:`~servicewire._tracing.TRACE_CONTEXT_KEY`, and ends the
+in the job's context under :data:`TRACE_CONTEXT_KEY`, and ends the
 span when the reply arrives. The server middleware continues that trace with a ``SERVER``
 span around the job and an ``INTERNAL`` span around each action, current while the action
 runs. Spans carry the RPC semantic conventions (``rpc.system`` ``"servicewire"``,
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -30,18 +30,26 @@ from opentelemetry.trace import (
 )
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from servicewire._tracing import TRACE_CONTEXT_KEY
 from servicewire._version import __version__
 from servicewire.errors import ActionError, JobError
 from servicewire.types import Error, JobRequest, JobResponse
 
 if TYPE_CHECKING:
     from servicewire.client.middleware import GetResponse, SendRequest
-    from servicewire.server.middleware import ProcessAction, ProcessJob
-    from servicewire.server.request import EnrichedActionRequest, EnrichedJobRequest
     from servicewire.types import ActionResponse
 
-__all__ = ["ClientTracing", "ServerTracing"]
+# The server's middleware signatures, with the enriched requests left as ``Any``: naming
+# ``servicewire.server.request`` here would close a circle through the client it offers
+# (server.request -> client -> client.handler -> _tracing -> this module).
+ProcessJob = Callable[[Any], JobResponse]
+ProcessAction = Callable[[Any], "ActionResponse"]
+
+__all__ = ["TRACE_CONTEXT_KEY", "ClientTracing", "ServerTracing"]
+
+TRACE_CONTEXT_KEY = "trace_context"
+"""The job context key of the caller's W3C trace context: a dict of the ``traceparent`` and
+(when there is one) ``tracestate`` headers. Peers that do not trace (PySOA among them) pass
+context keys they do not know along, untouched."""
 
 _PROPAGATOR = TraceContextTextMapPropagator()
 _TRACER_NAME = "servicewire"
@@ -205,7 +213,7 @@ class ServerTracing:
             yield span
 
     def job(self, process_job: ProcessJob) -> ProcessJob:
-        def traced_job(job_request: EnrichedJobRequest) -> JobResponse:
+        def traced_job(job_request: Any) -> JobResponse:
             carrier = job_request.context.get(TRACE_CONTEXT_KEY)
             parent = _PROPAGATOR.extract(carrier) if isinstance(carrier, dict) else None
             actions = [action.action for action in job_request.actions]
@@ -217,7 +225,7 @@ class ServerTracing:
         return traced_job
 
     def action(self, process_action: ProcessAction) -> ProcessAction:
-        def traced_action(request: EnrichedActionRequest) -> ActionResponse:
+        def traced_action(request: Any) -> ActionResponse:
             with self._span([request.action], request.context, SpanKind.INTERNAL) as span:
                 response = process_action(request)
                 _mark_errors(span, response.errors)

@@ -12,12 +12,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["TRACE_CONTEXT_KEY", "with_client_tracing", "with_server_tracing"]
-
-TRACE_CONTEXT_KEY = "trace_context"
-"""The job context key of the caller's W3C trace context: a dict of the ``traceparent`` and
-(when there is one) ``tracestate`` headers. Peers that do not trace (PySOA among them) pass
-context keys they do not know along, untouched."""
+__all__ = ["with_client_tracing", "with_server_tracing"]
 
 
 def _tracer_provider() -> Any:

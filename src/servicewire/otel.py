@@ -26,7 +26,7 @@ from typing import Any, ClassVar, TypeVar
 from opentelemetry import metrics as otel_metrics
 from pydantic import BaseModel, ConfigDict
 
-from servicewire._tracing import TRACE_CONTEXT_KEY
+from servicewire._otel_tracing import TRACE_CONTEXT_KEY
 from servicewire.metrics import MetricsRecorder, Tags
 
 __all__ = ["TRACE_CONTEXT_KEY", "OpenTelemetryMetricsRecorder"]
