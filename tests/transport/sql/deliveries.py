@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from servicewire.transport.sql.database import database_for
-from servicewire.transport.sql.delivery import DeliveryContext
+from servicewire.transport.sql.delivery import Delivery, DeliveryContext
 from servicewire.transport.sql.lease import LeaseKeeper
 from servicewire.transport.sql.replies import Replies
 from servicewire.transport.sql.settings import SqlServerTransportSettings
@@ -17,6 +17,8 @@ from tests.transport.sql.conftest import SqlDatabase
 
 SERVICE = "recorder"
 WORKER = "test-host:1:1:worker"
+
+D = TypeVar("D", bound=Delivery)
 
 JOB: dict[str, Any] = {
     "control": {"continue_on_error": False},
@@ -53,3 +55,16 @@ def delivery_context(
         )
     finally:
         lease_keeper.close()
+
+
+@contextmanager
+def opened(
+    delivery_class: Callable[[SqlServerTransportSettings], D],
+    settings: SqlServerTransportSettings,
+    metrics: RecordingMetrics | None = None,
+) -> Iterator[D]:
+    """A delivery of ``delivery_class`` on ``settings``, opened as its transport opens it."""
+    delivery = delivery_class(settings)
+    with delivery_context(settings, metrics) as context:
+        delivery.open(context)
+        yield delivery

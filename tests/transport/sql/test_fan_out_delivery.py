@@ -12,9 +12,10 @@ from servicewire.errors import ImproperlyConfigured
 from servicewire.transport.sql import DeadLetters, SqlClientTransport
 from servicewire.transport.sql.delivery import Held
 from servicewire.transport.sql.fan_out_delivery import FanOutDelivery
+from servicewire.transport.sql.settings import SqlServerTransportSettings
 from tests.support.metrics import RecordingMetrics
 from tests.transport.sql.conftest import SqlDatabase
-from tests.transport.sql.deliveries import JOB, SERVICE, delivery_context, server_settings
+from tests.transport.sql.deliveries import JOB, SERVICE, opened, server_settings
 
 SERVER_ERROR: dict[str, Any] = {
     "actions": [],
@@ -32,10 +33,8 @@ def _publish(database: SqlDatabase, request_id: int = 1) -> None:
     publisher.send_request_message(request_id, {}, job)
 
 
-def _consumer(database: SqlDatabase, **settings: Any) -> FanOutDelivery:
-    return FanOutDelivery(
-        server_settings(database, delivery="fan_out", consumer="audit", **settings)
-    )
+def _settings(database: SqlDatabase, **settings: Any) -> SqlServerTransportSettings:
+    return server_settings(database, delivery="fan_out", consumer="audit", **settings)
 
 
 def _taken(delivery: FanOutDelivery) -> Held:
@@ -62,9 +61,7 @@ def test_a_message_asks_for_its_outcome_and_is_passed_once_it_succeeds(
     database: SqlDatabase,
 ) -> None:
     _publish(database)
-    delivery = _consumer(database)
-    with delivery_context(delivery._settings) as context:
-        delivery.open(context)
+    with opened(FanOutDelivery, _settings(database)) as delivery:
         held = _taken(delivery)
 
         assert held.body["control"]["suppress_response"] is False
@@ -80,10 +77,10 @@ def test_a_message_asks_for_its_outcome_and_is_passed_once_it_succeeds(
 
 def test_a_failure_of_the_server_is_retried(database: SqlDatabase) -> None:
     _publish(database)
-    delivery = _consumer(database, fan_out_retry_delay_in_seconds=0)
     metrics = RecordingMetrics()
-    with delivery_context(delivery._settings, metrics) as context:
-        delivery.open(context)
+    with opened(
+        FanOutDelivery, _settings(database, fan_out_retry_delay_in_seconds=0), metrics
+    ) as delivery:
         held = _taken(delivery)
         delivery.respond(held, 1, held.meta, SERVER_ERROR)
 
@@ -100,10 +97,8 @@ def test_a_failure_of_the_server_is_retried(database: SqlDatabase) -> None:
 
 def test_a_failure_of_the_caller_is_buried_at_once(database: SqlDatabase) -> None:
     _publish(database)
-    delivery = _consumer(database)
     metrics = RecordingMetrics()
-    with delivery_context(delivery._settings, metrics) as context:
-        delivery.open(context)
+    with opened(FanOutDelivery, _settings(database), metrics) as delivery:
         held = _taken(delivery)
         delivery.respond(held, 1, held.meta, CALLER_ERROR)
 
@@ -117,9 +112,7 @@ def test_a_failure_of_the_caller_is_buried_at_once(database: SqlDatabase) -> Non
 
 def test_an_undecodable_message_is_buried_for_this_consumer(database: SqlDatabase) -> None:
     _publish(database)
-    delivery = _consumer(database)
-    with delivery_context(delivery._settings) as context:
-        delivery.open(context)
+    with opened(FanOutDelivery, _settings(database)) as delivery:
         message = _taken(delivery).message
 
         error = delivery.fail(message, ValueError("not msgpack"))

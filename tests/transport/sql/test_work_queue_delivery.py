@@ -13,7 +13,14 @@ from servicewire.transport.sql.work_queue_delivery import AtMostOnceDelivery, Wo
 from tests.support.metrics import RecordingMetrics
 from tests.support.processes import wait_until
 from tests.transport.sql.conftest import SqlDatabase
-from tests.transport.sql.deliveries import JOB, SERVICE, WORKER, delivery_context, server_settings
+from tests.transport.sql.deliveries import (
+    JOB,
+    SERVICE,
+    WORKER,
+    delivery_context,
+    opened,
+    server_settings,
+)
 
 ANSWER: dict[str, Any] = {"actions": [], "errors": []}
 
@@ -27,9 +34,10 @@ def _send(database: SqlDatabase, *request_ids: int) -> SqlClientTransport:
 
 def _requests(database: SqlDatabase) -> list[tuple[int, int, str | None]]:
     table = database.tables.requests
-    return database.execute(
+    rows = database.execute(
         select(table.c.request_id, table.c.attempts, table.c.taken_by).order_by(table.c.id)
     )
+    return [tuple(row) for row in rows]
 
 
 def _replies(database: SqlDatabase) -> list[int]:
@@ -46,10 +54,7 @@ def test_a_request_stays_leased_until_finished_and_its_reply_comes_with_the_ackn
     database: SqlDatabase,
 ) -> None:
     _send(database, 1)
-    settings = server_settings(database)
-    delivery = WorkQueueDelivery(settings)
-    with delivery_context(settings) as context:
-        delivery.open(context)
+    with opened(WorkQueueDelivery, server_settings(database)) as delivery:
         held = _taken(delivery)
 
         assert (held.message.request_id, held.meta["reply_to"]) == (1, held.message.reply_to)
@@ -67,10 +72,7 @@ def test_a_request_stays_leased_until_finished_and_its_reply_comes_with_the_ackn
 
 def test_a_response_to_a_request_not_held_is_written_at_once(database: SqlDatabase) -> None:
     client = _send(database, 1)
-    settings = server_settings(database)
-    delivery = WorkQueueDelivery(settings)
-    with delivery_context(settings) as context:
-        delivery.open(context)
+    with opened(WorkQueueDelivery, server_settings(database)) as delivery:
         reply_to = _taken(delivery).message.reply_to
 
         delivery.respond(None, 666, {"reply_to": reply_to}, ANSWER)
@@ -83,10 +85,7 @@ def test_finishing_takes_the_next_request_on_postgresql_and_close_gives_it_back(
     database: SqlDatabase,
 ) -> None:
     _send(database, 1, 2)
-    settings = server_settings(database)
-    delivery = WorkQueueDelivery(settings)
-    with delivery_context(settings) as context:
-        delivery.open(context)
+    with opened(WorkQueueDelivery, server_settings(database)) as delivery:
         delivery.finish(_taken(delivery))
 
         # One statement finished request 1 and took request 2 (PostgreSQL only; on SQLite a
@@ -115,10 +114,10 @@ def test_a_request_taken_too_often_is_buried_instead_of_handed_out(
     database: SqlDatabase,
 ) -> None:
     _send(database, 1)
-    settings = server_settings(database, max_attempts=1, visibility_timeout_in_seconds=0.2)
-    delivery = WorkQueueDelivery(settings)
     metrics = RecordingMetrics()
     dead_letters = DeadLetters(database.url, database.table_prefix)
+    settings = server_settings(database, max_attempts=1, visibility_timeout_in_seconds=0.2)
+    delivery = WorkQueueDelivery(settings)
     with delivery_context(settings, metrics) as context:
         delivery.open(context)
         held = _taken(delivery)
@@ -139,10 +138,7 @@ def test_an_undecodable_request_is_buried_and_its_error_names_the_reply_route(
     database: SqlDatabase,
 ) -> None:
     _send(database, 1)
-    settings = server_settings(database)
-    delivery = WorkQueueDelivery(settings)
-    with delivery_context(settings) as context:
-        delivery.open(context)
+    with opened(WorkQueueDelivery, server_settings(database)) as delivery:
         message = _taken(delivery).message
 
         error = delivery.fail(message, ValueError("not msgpack"))
@@ -159,10 +155,9 @@ def test_at_most_once_deletes_the_request_as_it_is_taken_and_answers_at_once(
     database: SqlDatabase,
 ) -> None:
     client = _send(database, 1)
-    settings = server_settings(database, delivery_guarantee="at_most_once")
-    delivery = AtMostOnceDelivery(settings)
-    with delivery_context(settings) as context:
-        delivery.open(context)
+    with opened(
+        AtMostOnceDelivery, server_settings(database, delivery_guarantee="at_most_once")
+    ) as delivery:
         held = _taken(delivery)
         assert _requests(database) == []
         assert delivery.renew(held) is True
@@ -178,11 +173,9 @@ def test_at_most_once_buries_an_undecodable_request_already_deleted(
     database: SqlDatabase,
 ) -> None:
     _send(database, 1)
-    settings = server_settings(database, delivery_guarantee="at_most_once")
-    delivery = AtMostOnceDelivery(settings)
-    with delivery_context(settings) as context:
-        delivery.open(context)
-
+    with opened(
+        AtMostOnceDelivery, server_settings(database, delivery_guarantee="at_most_once")
+    ) as delivery:
         error = delivery.fail(_taken(delivery).message, ValueError("not msgpack"))
 
         assert error.request_id == 1
