@@ -37,6 +37,7 @@ from servicewire.transport.redis.protocol import (
     decode_envelope,
     parse_frame,
     queue_key,
+    reply_queue_problem,
     request_queue_name,
     resolve_content_type,
 )
@@ -81,7 +82,8 @@ class RedisServerTransport(ServerTransport):
             chunk_threshold=self.settings.chunk_messages_larger_than_bytes,
         )
         self.backend = RedisBackend(self.settings)
-        self.request_queue = queue_key(request_queue_name(service_name))
+        self.request_queue_name = request_queue_name(service_name)
+        self.request_queue = queue_key(self.request_queue_name)
         self.receive_timeout = float(self.settings.receive_timeout_in_seconds)
         self._local = threading.local()
         self._outage_started: float | None = None
@@ -229,17 +231,33 @@ class RedisServerTransport(ServerTransport):
                 frame.version,
             )
         body = envelope.body
-        if not isinstance(meta.get("reply_to"), str) or body is None:
-            problem = "no body" if isinstance(meta.get("reply_to"), str) else "no reply_to"
+        reply_to = meta.get("reply_to")
+        if reply_to is None:
             raise self._bad(
-                "no_reply_to" if problem == "no reply_to" else "no_body",
-                f"Request {request_id} has {problem}",
+                "no_reply_to", f"Request {request_id} has no reply_to", None, None, None
+            )
+        problem = self._reply_queue_problem(reply_to)
+        if problem is not None:
+            raise self._bad(
+                "bad_reply_to", f"Request {request_id!r} not answered: {problem}", None, None, None
+            )
+        if body is None:
+            raise self._bad(
+                "no_body",
+                f"Request {request_id} has no body",
                 request_id,
                 meta,
                 serializer,
                 frame.version,
             )
         return ReceivedMessage(request_id, meta, body)
+
+    def _reply_queue_problem(self, reply_to: object) -> str | None:
+        """Why the server must not answer into ``reply_to`` (``None``: it may)."""
+        problem = reply_queue_problem(reply_to)
+        if problem is None and reply_to == self.request_queue_name:
+            return f"reply_to {reply_to!r} is this service's own request queue"
+        return problem
 
     @staticmethod
     def _salvage(payload: bytes, serializer: Serializer) -> tuple[int | None, Any]:
@@ -261,7 +279,9 @@ class RedisServerTransport(ServerTransport):
         """The error for a bad request: counted, with the meta to answer it only when it
         names a reply queue."""
         self.codec.count("receive.error." + reason)
-        answerable = isinstance(meta, dict) and isinstance(meta.get("reply_to"), str)
+        answerable = (
+            isinstance(meta, dict) and self._reply_queue_problem(meta.get("reply_to")) is None
+        )
         if answerable and meta is not None:
             meta = RequestMeta(meta, version, serializer or self.codec.default_serializer)
         return InvalidMessageError(
@@ -296,6 +316,11 @@ class RedisServerTransport(ServerTransport):
         if not isinstance(reply_to, str):
             self.codec.count("send.error.missing_reply_queue")
             raise InvalidMessageError(f"Response {request_id} has no reply queue (reply_to)")
+        problem = self._reply_queue_problem(reply_to)
+        if problem is not None:
+            # Never answer into a queue a server reads requests from.
+            self.codec.count("send.error.bad_reply_to")
+            raise InvalidMessageError(f"Response {request_id} not sent: {problem}")
         codec = self.codec
         if type(meta) is RequestMeta:
             version = meta.protocol_version
