@@ -100,7 +100,11 @@ class RequestMeta(dict[str, Any]):
     to ``send_response_message``.
     """
 
-    __slots__ = ("protocol_version", "serializer")
+    __slots__ = ("delivered", "protocol_version", "serializer")
+
+    delivered: tuple[int, bytes]
+    """Under at-least-once delivery only: the host the request was taken from and its bytes
+    (to remove it from the server's processing list once finished)."""
 
     def __init__(
         self,

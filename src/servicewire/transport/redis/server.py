@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any, ClassVar
@@ -28,6 +29,7 @@ from servicewire.transport.base import (
 )
 from servicewire.transport.redis.backend import RedisBackend
 from servicewire.transport.redis.codec import MessageCodec
+from servicewire.transport.redis.delivery import DeliveryKeeper
 from servicewire.transport.redis.link import QueueLink
 from servicewire.transport.redis.protocol import (
     InvalidFrame,
@@ -86,6 +88,8 @@ class RedisServerTransport(ServerTransport):
         self.request_queue = queue_key(self.request_queue_name)
         self.receive_timeout = float(self.settings.receive_timeout_in_seconds)
         self._local = threading.local()
+        self._at_least_once = self.settings.delivery_guarantee == "at_least_once"
+        self._keeper: DeliveryKeeper | None = None
         self._outage_started: float | None = None
         self._reconnect_pause = _FIRST_RECONNECT_PAUSE
         # A push's acknowledgement is read with the thread's next pop; threads that never
@@ -123,7 +127,11 @@ class RedisServerTransport(ServerTransport):
             host = backend.request_host()
             link = self._link(host)
             try:
-                data = link.pop(self.request_queue, remaining)
+                if self._at_least_once:
+                    keeper = self._delivery_keeper()
+                    data = link.move(self.request_queue, keeper.processing, remaining)
+                else:
+                    data = link.pop(self.request_queue, remaining)
             except (TransportConnectionError, MessageReceiveError) as error:
                 self._receive_failed(host, error, deadline)
                 continue
@@ -133,9 +141,47 @@ class RedisServerTransport(ServerTransport):
                 self._reconnected(host)
             if data is None:
                 raise MessageReceiveTimeout(f"No request for service {self.service_name!r}")
-            message = self._read_request(data)
+            if self._at_least_once:
+                message = self._read_delivered_request(host, link, data)
+            else:
+                message = self._read_request(data)
             if message is not None:
                 return message
+
+    def _delivery_keeper(self) -> DeliveryKeeper:
+        keeper = self._keeper
+        if keeper is None or keeper.pid != os.getpid():
+            # First use, or in a child forked after it: a server id of this process's own.
+            settings = self.settings
+            keeper = self._keeper = DeliveryKeeper(
+                self.backend,
+                self.service_name,
+                self.request_queue,
+                self.codec,
+                float(settings.heartbeat_timeout_in_seconds),
+                settings.max_attempts,
+            )
+            keeper.start()
+        return keeper
+
+    def _read_delivered_request(
+        self, host: int, link: QueueLink, data: bytes
+    ) -> ReceivedMessage | None:
+        """:meth:`_read_request` for a request taken into the processing list: an unusable
+        one becomes a dead letter, an expired one is removed."""
+        keeper = self._delivery_keeper()
+        try:
+            message = self._read_request(data)
+        except InvalidMessageError as error:
+            keeper.bury(link, data, str(error))
+            raise
+        if message is None:
+            keeper.finish(link, data)
+            return None
+        meta = message.meta
+        if type(meta) is RequestMeta:
+            meta.delivered = (host, data)
+        return message
 
     def _retry_refused(self, link: QueueLink) -> None:
         """Retry replies refused because their queue was full; log those that stay refused
@@ -295,10 +341,15 @@ class RedisServerTransport(ServerTransport):
         a server that dies with it loses it), and in ``extra`` the ``reply_to`` queue, the
         ``protocol_version`` and the ``content_type`` the request came in."""
         extra: dict[str, Any] = {"reply_to": meta.get("reply_to")}
+        attempt: int | None = 1
         if type(meta) is RequestMeta:
             extra["protocol_version"] = int(meta.protocol_version)
             extra["content_type"] = meta.serializer.mime_type
-        return MessageDetails(request_id, self.request_queue, 1, extra)
+            delivered: tuple[int, bytes] | None = getattr(meta, "delivered", None)
+            if delivered is not None and self._keeper is not None:
+                extra["processing_list"] = self._keeper.processing
+                attempt = self._keeper.delivery_attempt(*delivered)
+        return MessageDetails(request_id, self.request_queue, attempt, extra)
 
     # --- sending --------------------------------------------------------------------------
 
@@ -344,6 +395,21 @@ class RedisServerTransport(ServerTransport):
                 codec.count_queue_full_retry()
                 link.push_now(push)
 
+    def complete_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
+        """Under at-least-once delivery, remove the finished request from this server's
+        processing list (nothing to do otherwise)."""
+        if not self._at_least_once:
+            return
+        delivered: tuple[int, bytes] | None = getattr(meta, "delivered", None)
+        if delivered is None:
+            return
+        host, data = delivered
+        link = self._link(host)
+        self._delivery_keeper().finish(link, data)
+        if self.backend.host_count > 1 or self._settle_each_send:
+            link.settle()
+            self._retry_refused(link)
+
     def close(self) -> None:
         links: list[QueueLink | None] = getattr(self._local, "links", None) or []
         for link in links:
@@ -354,4 +420,7 @@ class RedisServerTransport(ServerTransport):
                     logger.error("Responses may not have been delivered: %s", error)
                 if link.refused:
                     self._retry_refused(link)
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None and keeper.pid == os.getpid():
+            keeper.close()
         self.backend.close()
