@@ -23,6 +23,8 @@ LAYERS = {
     "servicewire._version": 1,
     "servicewire._middleware": 1,
     "servicewire._syslog": 1,
+    "servicewire._tracing": 1,
+    "servicewire._otel_tracing": 1,
     "servicewire.types": 1,
     "servicewire.errors": 1,
     "servicewire.settings": 1,

@@ -1,6 +1,11 @@
-"""Publishing servicewire's metrics through OpenTelemetry (``pip install servicewire[otel]``).
+"""servicewire and OpenTelemetry (``pip install servicewire[otel]``): metrics and tracing.
 
-Configure it as the ``metrics`` setting of a server or client::
+Tracing needs no configuration: with a tracer provider set (``opentelemetry.trace.
+set_tracer_provider``, or the SDK's auto-configuration) before clients and servers are
+built, every job is traced, and the W3C trace context travels in the job's context under
+:data:`TRACE_CONTEXT_KEY` (see docs/tracing.md).
+
+The metrics recorder: configure it as the ``metrics`` setting of a server or client::
 
     "metrics": {"path": "servicewire.otel:OpenTelemetryMetricsRecorder"}
 
@@ -21,9 +26,10 @@ from typing import Any, ClassVar, TypeVar
 from opentelemetry import metrics as otel_metrics
 from pydantic import BaseModel, ConfigDict
 
+from servicewire._tracing import TRACE_CONTEXT_KEY
 from servicewire.metrics import MetricsRecorder, Tags
 
-__all__ = ["OpenTelemetryMetricsRecorder"]
+__all__ = ["TRACE_CONTEXT_KEY", "OpenTelemetryMetricsRecorder"]
 
 _Instrument = TypeVar("_Instrument")
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Generator
 from typing import Any, NoReturn
 
 from servicewire._middleware import make_middleware_stack
+from servicewire._tracing import with_client_tracing
 from servicewire.client.intercept import TransportInterceptor, handler_built
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import InvalidMessageError, MessageReceiveError, MessageReceiveTimeout
@@ -55,6 +56,7 @@ class BaseServiceHandler:
         self.middleware = [
             reference.object(**reference.kwargs) for reference in settings.middleware
         ]
+        self.middleware = with_client_tracing(service_name, self.middleware)
         # Ids start at a random point so that two clients' ids rarely collide in logs.
         self._request_ids = itertools.count(random.randint(1, 1000000))
         self._metric_tags = {"service": service_name}

@@ -14,6 +14,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from servicewire._middleware import make_middleware_stack
+from servicewire._tracing import with_server_tracing
 from servicewire.client.client import Client
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import (
@@ -139,6 +140,7 @@ class Server:
         self.middleware: list[ServerMiddleware] = [
             reference.object(**reference.kwargs) for reference in self.settings.middleware
         ]
+        self.middleware = with_server_tracing(self.service_name, self.middleware)
         execute_job: ProcessJob = self.execute_job
         run_action: ProcessAction = self._run_action
         self._process_job_stack = make_middleware_stack(
