@@ -15,7 +15,9 @@ import redis
 from servicewire.transport.redis import RedisServerTransport
 from servicewire.transport.redis.dead_letters import DeadLetters
 from servicewire.transport.redis.delivery import message_digest
+from servicewire.transport.redis.protocol import reply_host_index
 from tests.support.metrics import RECORDING_METRICS, metrics_of
+from tests.support.services import running_redis
 from tests.support.waiting import wait_until
 from tests.transport.redis.services import EchoServer
 from tests.transport.redis.support import layer, serving
@@ -217,3 +219,32 @@ def test_at_most_once_costs_one_pop_and_one_push_per_request(
     assert commands_run(redis_client, "eval") == 20  # the replies
     assert commands_run(redis_client, "blmove") == 0
     assert redis_client.keys("servicewire:*") == []
+
+
+def test_with_several_hosts_each_keeps_the_requests_taken_from_it(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    with running_redis() as other:
+        second = redis.Redis.from_url(other.url)
+        strand(second, "ghost", request_bytes(41))
+        hosts = {"backend_layer_kwargs": {"hosts": [redis_url, other.url]}}
+        kwargs = {**hosts, **AT_LEAST_ONCE}
+        with serving(EchoServer, kwargs):
+            redis_client.rpush(REQUEST_QUEUE, request_bytes(42))
+            replies = set()
+            for _ in range(2):
+                # A reply list lives on the host its name hashes to.
+                reply_host = (
+                    redis_client if reply_host_index("pysoa:" + REPLY_TO, 2) == 0 else second
+                )
+                replies.add(decode(pop_reply(reply_host))["request_id"])
+            assert replies == {41, 42}
+            for host in (redis_client, second):
+                wait_until(
+                    lambda host=host: (
+                        not any(host.llen(key) for key in host.keys(f"{BASE}:processing:*"))
+                    ),
+                    "every processing list to empty",
+                )
+                assert host.keys(f"{BASE}:heartbeat:*")
+        assert not second.sismember(f"{BASE}:servers", "ghost")
