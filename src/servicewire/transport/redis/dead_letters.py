@@ -14,7 +14,7 @@ An id tells the host it lives on among several: ``id = number * host_count + hos
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -130,39 +130,38 @@ class DeadLetters:
         """Deliver dead letters again, at the end of their service's queue, each with a fresh
         expiry (an unreadable one as it is); return how many. Each is removed as it is
         re-queued."""
-        requeued = 0
-        for dead_letter_id in _ids(dead_letters):
-            letter = self.get(dead_letter_id)
-            if letter is None:
-                continue
-            host, number = self._locate(dead_letter_id)
-            assert host is not None
-            data = _with_fresh_expiry(letter.payload, message_expiry_in_seconds)
+
+        def deliver_again(pipeline: Any, letter: DeadLetter) -> None:
             queue = queue_key(request_queue_name(letter.service))
-            pipeline = self.backend.client(host).pipeline(transaction=True)
-            pipeline.rpush(queue, data)
+            pipeline.rpush(queue, _with_fresh_expiry(letter.payload, message_expiry_in_seconds))
             pipeline.expire(queue, max(1, int(message_expiry_in_seconds + 0.999)))
-            pipeline.delete(dead_letter_key(number))
-            pipeline.zrem(DeliveryKeys(letter.service).dead_letters, number)
-            pipeline.execute()
-            requeued += 1
-        return requeued
+
+        return self._remove(dead_letters, deliver_again)
 
     def discard(self, dead_letters: Iterable[DeadLetter | int]) -> int:
         """Delete dead letters for good; return how many."""
-        discarded = 0
+        return self._remove(dead_letters, lambda pipeline, letter: None)
+
+    def _remove(
+        self,
+        dead_letters: Iterable[DeadLetter | int],
+        also: Callable[[Any, DeadLetter], None],
+    ) -> int:
+        """Remove each dead letter that exists, in one transaction with ``also``'s commands;
+        return how many."""
+        removed = 0
         for dead_letter_id in _ids(dead_letters):
-            letter = self.get(dead_letter_id)
-            if letter is None:
-                continue
             host, number = self._locate(dead_letter_id)
-            assert host is not None
+            letter = None if host is None else self._read(host, number)
+            if host is None or letter is None:
+                continue
             pipeline = self.backend.client(host).pipeline(transaction=True)
+            also(pipeline, letter)
             pipeline.delete(dead_letter_key(number))
             pipeline.zrem(DeliveryKeys(letter.service).dead_letters, number)
             pipeline.execute()
-            discarded += 1
-        return discarded
+            removed += 1
+        return removed
 
     def purge(self, older_than_in_seconds: float) -> int:
         """Delete the dead letters older than ``older_than_in_seconds``; return how many."""

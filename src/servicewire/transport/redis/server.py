@@ -337,9 +337,11 @@ class RedisServerTransport(ServerTransport):
         )
 
     def message_details(self, request_id: int, meta: dict[str, Any]) -> MessageDetails:
-        """The request queue, delivery attempt 1 (Redis hands a message to one server, once:
-        a server that dies with it loses it), and in ``extra`` the ``reply_to`` queue, the
-        ``protocol_version`` and the ``content_type`` the request came in."""
+        """The request queue; the delivery attempt (always 1 at most once, where a server
+        that dies with a request loses it; at least once, 1 plus the deliveries that ended
+        with a dead server, or ``None`` if Redis cannot say at once); and in ``extra`` the
+        ``reply_to`` queue, the ``protocol_version`` and the ``content_type`` the request came
+        in, and at least once the ``processing_list`` holding it."""
         extra: dict[str, Any] = {"reply_to": meta.get("reply_to")}
         attempt: int | None = 1
         if type(meta) is RequestMeta:
