@@ -248,3 +248,25 @@ def test_with_several_hosts_each_keeps_the_requests_taken_from_it(
                 )
                 assert host.keys(f"{BASE}:heartbeat:*")
         assert not second.sismember(f"{BASE}:servers", "ghost")
+
+
+def test_a_second_reply_to_one_request_does_not_stand_for_the_reply_of_another(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    from servicewire.transport.redis import RedisClientTransport
+
+    transport = RedisClientTransport("echo", **layer(redis_url))
+    transport.send_request_message(61, {}, job())
+    transport.send_request_message(62, {}, job())
+    reply_to = transport._receiver().name  # a request delivered twice, answered twice
+    for request_id in (61, 61, 62):
+        redis_client.rpush(
+            "pysoa:" + reply_to,
+            framed({"request_id": request_id, "meta": {}, "body": {"errors": [], "actions": []}}),
+        )
+
+    received = [transport.receive_response_message(2).request_id for _ in range(3)]
+
+    assert received == [61, 61, 62]
+    assert transport.requests_outstanding == 0
+    transport.close()
