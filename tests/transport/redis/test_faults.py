@@ -106,7 +106,7 @@ def test_servers_sigkilled_mid_request_lose_nothing_under_at_least_once(
     sent = {
         client.send_request(
             "recorder",
-            [{"action": "record", "body": {"log": str(log), "n": n, "pause": 0.005}}],
+            [{"action": "record", "body": {"log": str(log), "n": n, "pause": 0.01}}],
             message_expiry_in_seconds=120,
         ): n
         for n in range(count)
