@@ -242,12 +242,6 @@ def test_dead_letters_want_ids_or_all(run: Any, database: Database) -> None:
     )
 
 
-def test_a_transport_without_dead_letters_is_named(run: Any, redis_url: str) -> None:
-    outcome = run("dead-letters", "list", "--transport", redis_url)
-    assert outcome.status == ExitStatus.INVALID_SETTINGS
-    assert "servicewire.transport.redis:RedisClientTransport keeps no dead letters" in outcome.err
-
-
 def test_dead_letters_run_as_a_shell_command(database: Database, tmp_path: Path) -> None:
     import subprocess
     import sys

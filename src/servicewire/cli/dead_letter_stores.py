@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from servicewire.cli.client_settings import SQL_CLIENT_TRANSPORT
+from servicewire.cli.client_settings import REDIS_CLIENT_TRANSPORT, SQL_CLIENT_TRANSPORT
 
 __all__ = ["STORES", "DeadLetterRecord", "DeadLetterStore", "SqlDeadLetterStore", "store_for"]
 
@@ -128,8 +128,15 @@ def _record(letter: Any, decode: bool) -> DeadLetterRecord:
     )
 
 
+def _redis_store(kwargs: dict[str, Any]) -> DeadLetterStore:
+    from servicewire.cli.redis_dead_letter_store import RedisDeadLetterStore
+
+    return RedisDeadLetterStore(kwargs)
+
+
 STORES: dict[str, Callable[[dict[str, Any]], DeadLetterStore]] = {
     SQL_CLIENT_TRANSPORT: SqlDeadLetterStore.from_kwargs,
+    REDIS_CLIENT_TRANSPORT: _redis_store,
 }
 """The dead-letter store of each client transport (by import path), built from its kwargs."""
 

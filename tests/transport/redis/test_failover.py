@@ -60,13 +60,14 @@ def settings(sentinel: RedisSentinel) -> dict[str, Any]:
     }
 
 
+@pytest.mark.parametrize("delivery", ["at_most_once", "at_least_once"])
 def test_serving_goes_on_with_the_promoted_replica_after_the_master_dies(
-    watched_pair: tuple[RedisServer, RedisServer, RedisSentinel],
+    watched_pair: tuple[RedisServer, RedisServer, RedisSentinel], delivery: str
 ) -> None:
     master, replica, sentinel = watched_pair
     transport = settings(sentinel)
     client = make_client("echo", transport)
-    with serving(EchoServer, transport):
+    with serving(EchoServer, {**transport, "delivery_guarantee": delivery}):
         assert client.call_action("echo", "echo", {"before": 1}, timeout=5).body == {"before": 1}
 
         master.stop()

@@ -29,6 +29,7 @@ from servicewire.transport.redis.protocol import (
     read_message,
     reply_host_index,
     reply_queue_name,
+    reply_queue_problem,
     request_queue_name,
     split_into_chunks,
 )
@@ -368,3 +369,41 @@ def test_framed_and_chunked_messages_read_back_unchanged(
     ]
     assert whole == envelopes[-1]
     assert (whole.request_id, whole.meta, whole.body) == (request_id, {"k": "v"}, body)
+
+
+# --- reply queues -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reply_to",
+    [reply_queue_name("echo", "c1", 1), "service.echo.0123abcd!00000000000a"],
+)
+def test_reply_queue_names_are_accepted(reply_to: str) -> None:
+    assert reply_queue_problem(reply_to) is None
+
+
+@pytest.mark.parametrize(
+    ("reply_to", "problem"),
+    [
+        (None, "must be a string"),
+        (7, "must be a string"),
+        ("", "empty"),
+        ("service.echo!" + "x" * 600, "at most 512"),
+        ("other.echo!1", "outside the transport's queues"),
+        ("service.echo", "not a reply queue"),
+    ],
+)
+def test_anything_but_a_reply_queue_is_refused_with_its_reason(
+    reply_to: object, problem: str
+) -> None:
+    found = reply_queue_problem(reply_to)
+    assert found is not None
+    assert problem in found
+
+
+@given(st.text(max_size=600) | st.integers() | st.none() | st.binary())
+def test_a_refused_reply_to_is_never_a_request_queue(reply_to: object) -> None:
+    if reply_queue_problem(reply_to) is None:
+        assert isinstance(reply_to, str)
+        assert reply_to.startswith("service.")
+        assert "!" in reply_to

@@ -242,6 +242,66 @@ def test_unknown_protocol_version_is_answered_in_version_3(
     assert "protocol version 4" in decode(reply)["body"]["errors"][0]["message"]
 
 
+# --- the reply path -----------------------------------------------------------------------
+
+BAD_REPLY_QUEUES = {
+    "the service's own request queue": "service.echo",
+    "another service's request queue": "service.other",
+    "an empty name": "",
+    "an oversized name": "service.echo.x!" + "a" * 600,
+    "a name outside the transport's queues": "elsewhere.echo!000000000001",
+    "not a string": 404,
+}
+
+
+def commands_run(client: redis.Redis, name: str) -> int:
+    stats = client.info("commandstats").get(f"cmdstat_{name}")
+    return int(stats["calls"]) if stats else 0
+
+
+@pytest.mark.parametrize("case", sorted(BAD_REPLY_QUEUES))
+def test_request_naming_no_reply_queue_gets_no_reply_a_warning_and_a_metric(
+    server: Callable[..., Any],
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+    case: str,
+) -> None:
+    reply_to: Any = BAD_REPLY_QUEUES[case]
+    metrics = metrics_of(server())
+    with caplog.at_level(logging.WARNING):
+        meta = {"client_version": [1, 4, 9], "reply_to": reply_to}
+        redis_client.rpush(REQUEST_QUEUE, framed({"request_id": 51, "meta": meta, "body": job()}))
+        push_request(redis_client, 52)
+        assert decode(pop_reply(redis_client))["request_id"] == 52
+
+        # Whatever the server does next, it sends nothing: no push over an observation window
+        # of a few of its receive timeouts, and every request queue stays empty.
+        redis_client.config_resetstat()
+        time.sleep(1.0)
+        assert commands_run(redis_client, "eval") == 0
+        assert commands_run(redis_client, "blpop") < 20
+    assert redis_client.llen(REQUEST_QUEUE) == 0
+    assert redis_client.llen("pysoa:service.other") == 0
+    assert redis_client.keys("pysoa:*") == []
+    assert metrics.counts["server.transport.redis.receive.error.bad_reply_to"] == 1
+    assert metrics.counts["server.error.bad_message"] == 1
+    [warning] = [r for r in caplog.records if "bad message" in r.getMessage()]
+    assert warning.levelname == "WARNING"
+    assert "not answered" in warning.getMessage()
+
+
+def test_server_never_sends_a_response_into_a_request_queue(redis_url: str) -> None:
+    from servicewire.errors import InvalidMessageError
+    from servicewire.transport.redis import RedisServerTransport
+
+    transport = RedisServerTransport("echo", **layer(redis_url))
+    for reply_to in ("service.echo", "service.other", "", "x!y"):
+        with pytest.raises(InvalidMessageError, match="not sent"):
+            transport.send_response_message(53, {"reply_to": reply_to}, {"errors": []})
+    transport.close()
+    assert redis.Redis.from_url(redis_url).keys("*") == []
+
+
 # --- expiry -------------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ from servicewire.transport.redis.settings import (
 )
 
 __all__ = [
+    "BLOCKING_READ_MARGIN",
     "CONNECTION_ERRORS",
     "PUSH_SCRIPT",
     "QUEUE_FULL_MARKER",
@@ -86,8 +87,8 @@ QUEUE_FULL_MARKER = b"servicewire:queue-full"
 
 CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 
-# How much longer than a BLPOP's own timeout to wait for Redis to answer it.
-_BLOCKING_READ_MARGIN = 2.0
+BLOCKING_READ_MARGIN = 2.0
+"""How much longer than a blocking command's own timeout to wait for Redis to answer it."""
 _SENTINEL_DEFAULT_PORT = 26379
 _STANDARD_DEFAULT_PORT = 6379
 _TCP_ONLY_KWARGS = ("socket_keepalive", "socket_keepalive_options", "socket_connect_timeout")
@@ -287,6 +288,10 @@ class RedisBackend(BackendBase):
                 time.sleep(queue_full_backoff(attempt))
                 attempt += 1
 
+    def client(self, host: int) -> redis.Redis:
+        """The redis-py client of a host (for work off the hot path: heartbeats, reaping)."""
+        return self._clients[host]
+
     def release(self, host: int, connection: SyncConnection) -> None:
         self.pools[host].release(cast(Any, connection))
 
@@ -318,11 +323,11 @@ class RedisBackend(BackendBase):
             try:
                 # One wait on the socket (redis-py's can_read would add a liveness probe
                 # of two more system calls to each pop).
-                response = connection.read_response(timeout=timeout + _BLOCKING_READ_MARGIN)
+                response = connection.read_response(timeout=timeout + BLOCKING_READ_MARGIN)
             except redis.TimeoutError:
                 raise redis.TimeoutError(
                     f"Redis did not answer a {timeout:.3f} s blocking pop within "
-                    f"{timeout + _BLOCKING_READ_MARGIN:.3f} s"
+                    f"{timeout + BLOCKING_READ_MARGIN:.3f} s"
                 ) from None
             except redis.ResponseError as error:
                 if not self._fall_back(error):

@@ -41,7 +41,10 @@ _MOST_ITEMS_PER_POP = 100
 class _Receiver:
     """One thread's reply queue, its links to the hosts, and the replies it still expects."""
 
-    __slots__ = ("__weakref__", "backend", "early", "host", "key", "links", "name", "outstanding")
+    __slots__ = (
+        "__weakref__", "backend", "early", "expected", "host", "key", "links", "name",
+        "outstanding",
+    )  # fmt: skip
 
     def __init__(self, name: str, backend: RedisBackend) -> None:
         self.name = name
@@ -50,6 +53,9 @@ class _Receiver:
         self.host = backend.reply_host(self.key)
         self.links: list[QueueLink | None] = [None] * backend.host_count
         self.outstanding = 0
+        # The ids awaiting a reply: a second reply to one request (a server delivering it
+        # again, at least once) must not count as the reply of another.
+        self.expected: set[int] = set()
         # Items popped but not read yet: replies popped together, and those popped while a
         # refused push was being retried.
         self.early: deque[bytes] = deque()
@@ -148,6 +154,7 @@ class RedisClientTransport(ClientTransport):
             raise
         if expects_reply:
             receiver.outstanding += 1
+            receiver.expected.add(request_id)
 
     def _retry_refused(self, link: QueueLink) -> None:
         refused, link.refused = link.refused, []
@@ -203,7 +210,9 @@ class RedisClientTransport(ClientTransport):
                 continue
             message = self._read_reply(receiver, link, data, deadline)
             if message is not None:
-                receiver.outstanding -= 1
+                if message.request_id in receiver.expected:
+                    receiver.expected.discard(message.request_id)
+                    receiver.outstanding -= 1
                 return message
 
     def _pop(

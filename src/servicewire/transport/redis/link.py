@@ -23,6 +23,7 @@ import redis
 from servicewire.errors import ConnectionError as TransportConnectionError
 from servicewire.errors import MessageReceiveError, MessageSendError
 from servicewire.transport.redis.backend import (
+    BLOCKING_READ_MARGIN,
     CONNECTION_ERRORS,
     PUSH_SCRIPT,
     QUEUE_FULL_MARKER,
@@ -247,6 +248,38 @@ class QueueLink:
             ) from None
         self.last_answer = time.monotonic()
         return items
+
+    def move(self, source: str, destination: str, timeout: float) -> bytes | None:
+        """Move the first item of ``source`` to the end of ``destination`` and return it,
+        waiting up to ``timeout`` seconds for one (``None`` if none came): one ``BLMOVE``
+        (Redis 6.2 and later), after reading the acknowledgements of earlier pushes.
+
+        Raises as :meth:`pop_up_to` does.
+        """
+        command = ("BLMOVE", source, destination, "LEFT", "RIGHT", b"%.3f" % max(timeout, 0.001))
+        connection = self._send(command, f"wait on {source}")
+        self.settle()
+        try:
+            item = connection.read_response(timeout=timeout + BLOCKING_READ_MARGIN)
+        except CONNECTION_ERRORS as error:
+            raise self._lost(error, f"wait on {source}") from None
+        except redis.ResponseError as error:
+            self._drop()
+            raise MessageReceiveError(
+                f"Redis at {self.where} refused to move an item of {source} to "
+                f"{destination}: {error}"
+            ) from None
+        self.last_answer = time.monotonic()
+        return cast(bytes | None, item)
+
+    def send_acknowledged_later(self, key: str, command: tuple[object, ...]) -> None:
+        """Write ``command`` (a bookkeeping write on ``key``) without waiting for its answer,
+        which is read with the next :meth:`pop` or :meth:`settle`; a refusal lands in
+        :attr:`refused` like a refused push."""
+        if len(self.pending) >= _MAXIMUM_PENDING:
+            self.settle()
+        self._send(command, f"write {key}")
+        self.pending.append(PendingPush(key, (), 0, None, None, None))
 
     def _lost(self, error: BaseException, doing: str) -> TransportConnectionError:
         """Drop the connection (the next use takes a fresh one from the pool)."""

@@ -27,6 +27,7 @@ from servicewire.serializer.base import Serializer
 
 __all__ = [
     "EXPIRY_META_KEY",
+    "MAXIMUM_REPLY_QUEUE_NAME_LENGTH",
     "QUEUE_NAME_PREFIX",
     "REPLY_QUEUE_SPECIFIER",
     "ChunkAssembler",
@@ -46,6 +47,7 @@ __all__ = [
     "read_message",
     "reply_host_index",
     "reply_queue_name",
+    "reply_queue_problem",
     "request_queue_name",
     "resolve_content_type",
     "split_into_chunks",
@@ -98,7 +100,11 @@ class RequestMeta(dict[str, Any]):
     to ``send_response_message``.
     """
 
-    __slots__ = ("protocol_version", "serializer")
+    __slots__ = ("delivered", "protocol_version", "serializer")
+
+    delivered: tuple[int, bytes]
+    """Under at-least-once delivery only: the host the request was taken from and its bytes
+    (to remove it from the server's processing list once finished)."""
 
     def __init__(
         self,
@@ -123,6 +129,39 @@ def reply_queue_name(service_name: str, client_id: str, receiver_number: int) ->
     """The name of one receiver's reply queue: a client id and a per-thread (or per-task)
     number, as PySOA names them with the thread ident."""
     return f"service.{service_name}.{client_id}{REPLY_QUEUE_SPECIFIER}{receiver_number:012x}"
+
+
+MAXIMUM_REPLY_QUEUE_NAME_LENGTH = 512
+"""The longest ``reply_to`` a server answers (PySOA's names are under 100 characters plus the
+service name)."""
+_REQUEST_QUEUE_PREFIX = "service."
+
+
+def reply_queue_problem(reply_to: object) -> str | None:
+    """Why ``reply_to`` is not a queue a server may answer into, or ``None`` if it is one.
+
+    A reply queue is named ``service.<service>.<client>!<receiver>``: inside the transport's
+    names, with the reply-queue marker ``!``, which no request queue has. Answering into
+    anything else could feed a reply to a server as a request (a request naming its own
+    service's queue would make that server answer itself forever), or write to keys the
+    transport does not own.
+    """
+    if not isinstance(reply_to, str):
+        return f"reply_to must be a string, not {type(reply_to).__name__}"
+    if not reply_to:
+        return "reply_to is empty"
+    if len(reply_to) > MAXIMUM_REPLY_QUEUE_NAME_LENGTH:
+        return (
+            f"reply_to is {len(reply_to)} characters long (at most "
+            f"{MAXIMUM_REPLY_QUEUE_NAME_LENGTH})"
+        )
+    if not reply_to.startswith(_REQUEST_QUEUE_PREFIX):
+        return f"reply_to {reply_to[:80]!r} is outside the transport's queues (service.*)"
+    if REPLY_QUEUE_SPECIFIER not in reply_to:
+        return (
+            f"reply_to {reply_to[:80]!r} is not a reply queue (it has no {REPLY_QUEUE_SPECIFIER!r})"
+        )
+    return None
 
 
 def queue_key(queue_name: str) -> str:

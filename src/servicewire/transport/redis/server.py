@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any, ClassVar
@@ -28,6 +29,7 @@ from servicewire.transport.base import (
 )
 from servicewire.transport.redis.backend import RedisBackend
 from servicewire.transport.redis.codec import MessageCodec
+from servicewire.transport.redis.delivery import DeliveryKeeper
 from servicewire.transport.redis.link import QueueLink
 from servicewire.transport.redis.protocol import (
     InvalidFrame,
@@ -37,6 +39,7 @@ from servicewire.transport.redis.protocol import (
     decode_envelope,
     parse_frame,
     queue_key,
+    reply_queue_problem,
     request_queue_name,
     resolve_content_type,
 )
@@ -81,9 +84,12 @@ class RedisServerTransport(ServerTransport):
             chunk_threshold=self.settings.chunk_messages_larger_than_bytes,
         )
         self.backend = RedisBackend(self.settings)
-        self.request_queue = queue_key(request_queue_name(service_name))
+        self.request_queue_name = request_queue_name(service_name)
+        self.request_queue = queue_key(self.request_queue_name)
         self.receive_timeout = float(self.settings.receive_timeout_in_seconds)
         self._local = threading.local()
+        self._at_least_once = self.settings.delivery_guarantee == "at_least_once"
+        self._keeper: DeliveryKeeper | None = None
         self._outage_started: float | None = None
         self._reconnect_pause = _FIRST_RECONNECT_PAUSE
         # A push's acknowledgement is read with the thread's next pop; threads that never
@@ -121,7 +127,11 @@ class RedisServerTransport(ServerTransport):
             host = backend.request_host()
             link = self._link(host)
             try:
-                data = link.pop(self.request_queue, remaining)
+                if self._at_least_once:
+                    keeper = self._delivery_keeper()
+                    data = link.move(self.request_queue, keeper.processing, remaining)
+                else:
+                    data = link.pop(self.request_queue, remaining)
             except (TransportConnectionError, MessageReceiveError) as error:
                 self._receive_failed(host, error, deadline)
                 continue
@@ -131,9 +141,47 @@ class RedisServerTransport(ServerTransport):
                 self._reconnected(host)
             if data is None:
                 raise MessageReceiveTimeout(f"No request for service {self.service_name!r}")
-            message = self._read_request(data)
+            if self._at_least_once:
+                message = self._read_delivered_request(host, link, data)
+            else:
+                message = self._read_request(data)
             if message is not None:
                 return message
+
+    def _delivery_keeper(self) -> DeliveryKeeper:
+        keeper = self._keeper
+        if keeper is None or keeper.pid != os.getpid():
+            # First use, or in a child forked after it: a server id of this process's own.
+            settings = self.settings
+            keeper = self._keeper = DeliveryKeeper(
+                self.backend,
+                self.service_name,
+                self.request_queue,
+                self.codec,
+                float(settings.heartbeat_timeout_in_seconds),
+                settings.max_attempts,
+            )
+            keeper.start()
+        return keeper
+
+    def _read_delivered_request(
+        self, host: int, link: QueueLink, data: bytes
+    ) -> ReceivedMessage | None:
+        """:meth:`_read_request` for a request taken into the processing list: an unusable
+        one becomes a dead letter, an expired one is removed."""
+        keeper = self._delivery_keeper()
+        try:
+            message = self._read_request(data)
+        except InvalidMessageError as error:
+            keeper.bury(link, data, str(error))
+            raise
+        if message is None:
+            keeper.finish(link, data)
+            return None
+        meta = message.meta
+        if type(meta) is RequestMeta:
+            meta.delivered = (host, data)
+        return message
 
     def _retry_refused(self, link: QueueLink) -> None:
         """Retry replies refused because their queue was full; log those that stay refused
@@ -229,17 +277,33 @@ class RedisServerTransport(ServerTransport):
                 frame.version,
             )
         body = envelope.body
-        if not isinstance(meta.get("reply_to"), str) or body is None:
-            problem = "no body" if isinstance(meta.get("reply_to"), str) else "no reply_to"
+        reply_to = meta.get("reply_to")
+        if reply_to is None:
             raise self._bad(
-                "no_reply_to" if problem == "no reply_to" else "no_body",
-                f"Request {request_id} has {problem}",
+                "no_reply_to", f"Request {request_id} has no reply_to", None, None, None
+            )
+        problem = self._reply_queue_problem(reply_to)
+        if problem is not None:
+            raise self._bad(
+                "bad_reply_to", f"Request {request_id!r} not answered: {problem}", None, None, None
+            )
+        if body is None:
+            raise self._bad(
+                "no_body",
+                f"Request {request_id} has no body",
                 request_id,
                 meta,
                 serializer,
                 frame.version,
             )
         return ReceivedMessage(request_id, meta, body)
+
+    def _reply_queue_problem(self, reply_to: object) -> str | None:
+        """Why the server must not answer into ``reply_to`` (``None``: it may)."""
+        problem = reply_queue_problem(reply_to)
+        if problem is None and reply_to == self.request_queue_name:
+            return f"reply_to {reply_to!r} is this service's own request queue"
+        return problem
 
     @staticmethod
     def _salvage(payload: bytes, serializer: Serializer) -> tuple[int | None, Any]:
@@ -261,7 +325,9 @@ class RedisServerTransport(ServerTransport):
         """The error for a bad request: counted, with the meta to answer it only when it
         names a reply queue."""
         self.codec.count("receive.error." + reason)
-        answerable = isinstance(meta, dict) and isinstance(meta.get("reply_to"), str)
+        answerable = (
+            isinstance(meta, dict) and self._reply_queue_problem(meta.get("reply_to")) is None
+        )
         if answerable and meta is not None:
             meta = RequestMeta(meta, version, serializer or self.codec.default_serializer)
         return InvalidMessageError(
@@ -271,14 +337,21 @@ class RedisServerTransport(ServerTransport):
         )
 
     def message_details(self, request_id: int, meta: dict[str, Any]) -> MessageDetails:
-        """The request queue, delivery attempt 1 (Redis hands a message to one server, once:
-        a server that dies with it loses it), and in ``extra`` the ``reply_to`` queue, the
-        ``protocol_version`` and the ``content_type`` the request came in."""
+        """The request queue; the delivery attempt (always 1 at most once, where a server
+        that dies with a request loses it; at least once, 1 plus the deliveries that ended
+        with a dead server, or ``None`` if Redis cannot say at once); and in ``extra`` the
+        ``reply_to`` queue, the ``protocol_version`` and the ``content_type`` the request came
+        in, and at least once the ``processing_list`` holding it."""
         extra: dict[str, Any] = {"reply_to": meta.get("reply_to")}
+        attempt: int | None = 1
         if type(meta) is RequestMeta:
             extra["protocol_version"] = int(meta.protocol_version)
             extra["content_type"] = meta.serializer.mime_type
-        return MessageDetails(request_id, self.request_queue, 1, extra)
+            delivered: tuple[int, bytes] | None = getattr(meta, "delivered", None)
+            if delivered is not None and self._keeper is not None:
+                extra["processing_list"] = self._keeper.processing
+                attempt = self._keeper.delivery_attempt(*delivered)
+        return MessageDetails(request_id, self.request_queue, attempt, extra)
 
     # --- sending --------------------------------------------------------------------------
 
@@ -296,6 +369,11 @@ class RedisServerTransport(ServerTransport):
         if not isinstance(reply_to, str):
             self.codec.count("send.error.missing_reply_queue")
             raise InvalidMessageError(f"Response {request_id} has no reply queue (reply_to)")
+        problem = self._reply_queue_problem(reply_to)
+        if problem is not None:
+            # Never answer into a queue a server reads requests from.
+            self.codec.count("send.error.bad_reply_to")
+            raise InvalidMessageError(f"Response {request_id} not sent: {problem}")
         codec = self.codec
         if type(meta) is RequestMeta:
             version = meta.protocol_version
@@ -319,6 +397,21 @@ class RedisServerTransport(ServerTransport):
                 codec.count_queue_full_retry()
                 link.push_now(push)
 
+    def complete_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
+        """Under at-least-once delivery, remove the finished request from this server's
+        processing list (nothing to do otherwise)."""
+        if not self._at_least_once:
+            return
+        delivered: tuple[int, bytes] | None = getattr(meta, "delivered", None)
+        if delivered is None:
+            return
+        host, data = delivered
+        link = self._link(host)
+        self._delivery_keeper().finish(link, data)
+        if self.backend.host_count > 1 or self._settle_each_send:
+            link.settle()
+            self._retry_refused(link)
+
     def close(self) -> None:
         links: list[QueueLink | None] = getattr(self._local, "links", None) or []
         for link in links:
@@ -329,4 +422,7 @@ class RedisServerTransport(ServerTransport):
                     logger.error("Responses may not have been delivered: %s", error)
                 if link.refused:
                     self._retry_refused(link)
+        keeper, self._keeper = self._keeper, None
+        if keeper is not None and keeper.pid == os.getpid():
+            keeper.close()
         self.backend.close()

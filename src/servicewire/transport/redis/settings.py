@@ -139,7 +139,8 @@ class RedisServerTransportSettings(RedisTransportSettings):
     """The settings of :class:`~servicewire.transport.redis.RedisServerTransport`: those of
     both transports plus ``chunk_messages_larger_than_bytes`` (-1, the default, disables
     chunking; otherwise at least 102400, with ``maximum_message_size_in_bytes`` at least five
-    times larger)."""
+    times larger), and the delivery settings ``delivery_guarantee``,
+    ``heartbeat_timeout_in_seconds`` and ``max_attempts``."""
 
     maximum_message_size_in_bytes: Annotated[StrictInt, Field(ge=1)] = (
         DEFAULT_SERVER_MAXIMUM_MESSAGE_BYTES
@@ -148,6 +149,17 @@ class RedisServerTransportSettings(RedisTransportSettings):
         DEFAULT_SERVER_MAXIMUM_MESSAGE_BYTES
     )
     chunk_messages_larger_than_bytes: StrictInt = -1
+    delivery_guarantee: Literal["at_most_once", "at_least_once"] = "at_most_once"
+    """``"at_most_once"`` (PySOA's): a request is popped off the queue, and lost if its
+    server dies with it. ``"at_least_once"``: it is moved into the server's processing list
+    and removed once finished; a server's reaper gives back the requests of servers whose
+    heartbeat stopped (see :mod:`servicewire.transport.redis.delivery`)."""
+    heartbeat_timeout_in_seconds: PositiveSeconds = 10
+    """At least once: a server silent this long is taken for dead, and its requests are
+    delivered again. It beats three times per timeout."""
+    max_attempts: Annotated[StrictInt, Field(ge=1)] = 5
+    """At least once: deliveries of a request whose server died each time before it becomes a
+    dead letter."""
 
     @model_validator(mode="after")
     def _chunking(self) -> Self:
