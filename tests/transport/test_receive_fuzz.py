@@ -61,11 +61,10 @@ anything = st.recursive(
     ),
     max_leaves=12,
 )
-# A list holding a non-integer is left to MALFORMED_CLIENT_VERSIONS below: the server's
-# response path raises on it until its typed rejection of malformed meta is merged.
 client_versions = (
     st.sampled_from([[1, 4, 9], [0, 39], [0, 70, 1]])
     | st.lists(st.integers(0, 200), max_size=4)
+    | st.lists(anything, max_size=3)
     | scalars
     | st.dictionaries(st.text(max_size=4), scalars, max_size=2)
 )
@@ -165,17 +164,24 @@ def check_reply(request_id: Any, body: Any) -> None:
         assert isinstance(error["message"], str)
 
 
-def serve_until_answered(server: Any, replies: Any, what: str) -> None:
+def serve_until_answered(server: Any, replies: Any, what: str) -> dict[Any, Any]:
     """Let ``server`` handle requests until the good request's reply came back: it must
-    never raise, whatever came before."""
+    never raise, whatever came before. Returns the other replies, by request id."""
+    others: dict[Any, Any] = {}
     for _ in range(20):
         server.handle_next_request()
         for request_id, body in replies():
             if request_id == GOOD_REQUEST_ID:
                 assert body["errors"] == [], body
-                return
+                return others
             check_reply(request_id, body)
+            others[request_id] = body
     pytest.fail(f"the server stopped answering after {what}")
+
+
+def assert_rejected_client_version(replies: dict[Any, Any]) -> None:
+    (error,) = replies[5]["errors"]
+    assert (error["code"], error["field"]) == ("INVALID", "meta.client_version"), error
 
 
 # --- over Redis ---------------------------------------------------------------------------
@@ -294,17 +300,11 @@ def test_any_row_on_a_sql_queue_gets_a_typed_answer_or_none_and_serving_goes_on(
         server.transport.close()
 
 
-# --- found by these tests, fixed in the server's response path ----------------------------
+# --- found by these tests: a malformed client_version once raised in the response path ------
 
 MALFORMED_CLIENT_VERSIONS = [[None, "x"], ["1", 4, 9], [[1], 2]]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="the server's response path compares a malformed client_version (fixed with the "
-    "server's typed meta rejection; drop this marker when both are merged)",
-)
 @pytest.mark.parametrize("client_version", MALFORMED_CLIENT_VERSIONS)
 def test_a_malformed_client_version_is_answered_not_raised_over_redis(
     redis_url: str, tracebacks: Tracebacks, client_version: Any
@@ -326,19 +326,14 @@ def test_a_malformed_client_version_is_answered_not_raised_over_redis(
             yield envelope.request_id, envelope.body
 
     try:
-        serve_until_answered(server, replies, f"client_version {client_version!r}")
+        answered = serve_until_answered(server, replies, f"client_version {client_version!r}")
     finally:
         assert server.transport is not None
         server.transport.close()
     assert tracebacks.records == []
+    assert_rejected_client_version(answered)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="the server's response path compares a malformed client_version (fixed with the "
-    "server's typed meta rejection; drop this marker when both are merged)",
-)
 @pytest.mark.parametrize("client_version", MALFORMED_CLIENT_VERSIONS)
 def test_a_malformed_client_version_is_answered_not_raised_over_sql(
     tmp_path: Path, tracebacks: Tracebacks, client_version: Any
@@ -360,9 +355,10 @@ def test_a_malformed_client_version_is_answered_not_raised_over_sql(
         yield message.request_id, message.body
 
     try:
-        serve_until_answered(server, replies, f"client_version {client_version!r}")
+        answered = serve_until_answered(server, replies, f"client_version {client_version!r}")
     finally:
         client.close()
         assert server.transport is not None
         server.transport.close()
     assert tracebacks.records == []
+    assert_rejected_client_version(answered)
