@@ -115,7 +115,7 @@ def test_queues_report_fan_out_consumers_backlogs_and_leases(run: Any, database:
             audit.receive_request_message()  # the consumer's cursor now exists
         published = {**JOB, "control": {"continue_on_error": False, "suppress_response": True}}
         for request_id in (1, 2, 3):
-            client.send_request_message(request_id, {}, published)
+            client.send_request_message(request_id, {}, published, expects_reply=False)
         assert audit.receive_request_message().request_id == 1  # leased, not finished
         outcome = run("queues", "events", "--json", *database.options())
     finally:

@@ -2,8 +2,8 @@
 
 A transport that keeps dead letters plugs in a :class:`DeadLetterStore` (list, get, requeue,
 discard) and one line in :data:`STORES`, mapping its client transport's import path to a
-function that builds the store from the transport's kwargs. The SQL transport's store wraps
-:class:`servicewire.transport.sql.dead_letters.DeadLetters`.
+function that builds the store from the transport's kwargs. The SQL and Redis transports'
+stores are one :class:`TransportDeadLetterStore` over each transport's ``DeadLetters``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from servicewire.cli.client_settings import REDIS_CLIENT_TRANSPORT, SQL_CLIENT_TRANSPORT
 
-__all__ = ["STORES", "DeadLetterRecord", "DeadLetterStore", "SqlDeadLetterStore", "store_for"]
+__all__ = ["STORES", "DeadLetterRecord", "DeadLetterStore", "TransportDeadLetterStore", "store_for"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,20 +63,13 @@ class DeadLetterStore(Protocol):
     def close(self) -> None: ...
 
 
-class SqlDeadLetterStore:
-    """The dead letters of the SQL transport (``url`` and ``table_prefix`` as the transports
-    take them)."""
+class TransportDeadLetterStore:
+    """A :class:`DeadLetterStore` over a transport's own ``DeadLetters`` (the SQL and the
+    Redis transports keep one each, with the same ``list``/``get``/``requeue``/``discard``)."""
 
-    def __init__(self, url: str | None = None, table_prefix: str = "servicewire_") -> None:
-        from servicewire.transport.sql.dead_letters import DeadLetters
-
-        self.dead_letters = DeadLetters(url, table_prefix)
-        url_text = self.dead_letters.database.url.render_as_string(hide_password=True)
-        self.description = f"SQL transport at {url_text}"
-
-    @classmethod
-    def from_kwargs(cls, kwargs: dict[str, Any]) -> SqlDeadLetterStore:
-        return cls(kwargs.get("url"), kwargs.get("table_prefix", "servicewire_"))
+    def __init__(self, dead_letters: Any, description: str) -> None:
+        self.dead_letters = dead_letters
+        self.description = description
 
     def list(self, service: str | None = None, limit: int | None = None) -> list[DeadLetterRecord]:
         return [
@@ -90,17 +83,40 @@ class SqlDeadLetterStore:
         return None if letter is None else _record(letter, decode=True)
 
     def requeue(self, letter_ids: Sequence[str]) -> int:
-        return self.dead_letters.requeue(_sql_ids(letter_ids))
+        return int(self.dead_letters.requeue(_numeric_ids(letter_ids)))
 
     def discard(self, letter_ids: Sequence[str]) -> int:
-        return self.dead_letters.discard(_sql_ids(letter_ids))
+        return int(self.dead_letters.discard(_numeric_ids(letter_ids)))
 
     def close(self) -> None:
-        """The database is shared by the process (see ``open_database``); nothing to close."""
+        # The SQL database is shared by the process (see ``open_database``) and has no close.
+        close = getattr(self.dead_letters, "close", None)
+        if close is not None:
+            close()
 
 
-def _sql_ids(letter_ids: Sequence[str]) -> list[int]:
+def _numeric_ids(letter_ids: Sequence[str]) -> list[int]:
     return [int(letter_id) for letter_id in letter_ids if letter_id.isdigit()]
+
+
+def _sql_store(kwargs: dict[str, Any]) -> DeadLetterStore:
+    from servicewire.transport.sql.dead_letters import DeadLetters
+
+    dead_letters = DeadLetters(kwargs.get("url"), kwargs.get("table_prefix", "servicewire_"))
+    url_text = dead_letters.database.url.render_as_string(hide_password=True)
+    return TransportDeadLetterStore(dead_letters, f"SQL transport at {url_text}")
+
+
+# The Redis client transport's keys that say where Redis is (the rest concern sending).
+_REDIS_WHERE_KEYS = ("backend_type", "backend_layer_kwargs")
+
+
+def _redis_store(kwargs: dict[str, Any]) -> DeadLetterStore:
+    from servicewire.transport.redis.dead_letters import DeadLetters
+
+    dead_letters = DeadLetters(**{key: kwargs[key] for key in _REDIS_WHERE_KEYS if key in kwargs})
+    hosts = ", ".join(dead_letters.backend.hosts)
+    return TransportDeadLetterStore(dead_letters, f"Redis transport at {hosts}")
 
 
 def _record(letter: Any, decode: bool) -> DeadLetterRecord:
@@ -117,7 +133,8 @@ def _record(letter: Any, decode: bool) -> DeadLetterRecord:
         id=str(letter.id),
         service=letter.service,
         consumer=letter.consumer,
-        request_id=letter.request_id,
+        # A Redis dead letter whose message cannot be read has no request id: shown as -1.
+        request_id=-1 if letter.request_id is None else letter.request_id,
         attempts=letter.attempts,
         enqueued_at=letter.enqueued_at,
         dead_at=letter.dead_at,
@@ -128,14 +145,8 @@ def _record(letter: Any, decode: bool) -> DeadLetterRecord:
     )
 
 
-def _redis_store(kwargs: dict[str, Any]) -> DeadLetterStore:
-    from servicewire.cli.redis_dead_letter_store import RedisDeadLetterStore
-
-    return RedisDeadLetterStore(kwargs)
-
-
 STORES: dict[str, Callable[[dict[str, Any]], DeadLetterStore]] = {
-    SQL_CLIENT_TRANSPORT: SqlDeadLetterStore.from_kwargs,
+    SQL_CLIENT_TRANSPORT: _sql_store,
     REDIS_CLIENT_TRANSPORT: _redis_store,
 }
 """The dead-letter store of each client transport (by import path), built from its kwargs."""

@@ -93,6 +93,51 @@ def registered(client: redis.Redis, process: ServiceProcess) -> bool:
     return any(server.startswith(id_of(process)) for server in server_ids(client))
 
 
+def _parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _children(pid: int) -> set[int]:
+    return {
+        int(name)
+        for name in os.listdir("/proc")
+        if name.isdigit() and _parent_pid(int(name)) == pid
+    }
+
+
+class WorkerSlots:
+    """The worker slots of ``--fork`` supervisors, followed through respawns: a new child of
+    a supervisor takes the slot of its worker killed earliest and not yet replaced."""
+
+    def __init__(self, supervisor_pids: list[int]) -> None:
+        self.slot_of: dict[int, tuple[int, int]] = {}
+        self.kills: Counter[tuple[int, int]] = Counter()
+        self.vacant: dict[int, list[tuple[int, int]]] = {pid: [] for pid in supervisor_pids}
+        for supervisor in supervisor_pids:
+            for index, child in enumerate(sorted(_children(supervisor))):
+                self.slot_of[child] = (supervisor, index)
+
+    def killable(self, max_kills: int) -> set[int]:
+        """The live workers whose slot was killed fewer than ``max_kills`` times."""
+        alive: set[int] = set()
+        for supervisor, vacant in self.vacant.items():
+            for child in sorted(_children(supervisor)):
+                if child not in self.slot_of and vacant:
+                    self.slot_of[child] = vacant.pop(0)
+                if child in self.slot_of:
+                    alive.add(child)
+        return {pid for pid in alive if self.kills[self.slot_of[pid]] < max_kills}
+
+    def killed(self, pid: int) -> None:
+        slot = self.slot_of[pid]
+        self.kills[slot] += 1
+        self.vacant[slot[0]].append(slot)
+
+
 def test_servers_sigkilled_mid_request_lose_nothing_under_at_least_once(
     servers: Servers, redis_url: str, redis_client: redis.Redis, tmp_path: Path
 ) -> None:
@@ -113,14 +158,18 @@ def test_servers_sigkilled_mid_request_lose_nothing_under_at_least_once(
     }
     killed: list[int] = []
     finished = threading.Event()
+    # A supervisor gives up on a worker slot that dies 3 times in 15 s, so each slot (a
+    # supervisor's worker and those forked in its place) is killed twice at the most.
+    slots = WorkerSlots([supervisor.process.pid for supervisor in supervisors])
 
     def kill_workers() -> None:
-        # A supervisor gives up on a worker that dies 3 times in 15 s: at most 2 per worker.
         while len(killed) < 8 and not finished.wait(random.uniform(0.1, 0.25)):
-            serving = sorted(worker_pids(redis_client) - set(killed))
-            if serving:
-                victim = random.choice(serving)
+            serving = worker_pids(redis_client) - set(killed)
+            victims = sorted(pid for pid in slots.killable(max_kills=2) if pid in serving)
+            if victims:
+                victim = random.choice(victims)
                 os.kill(victim, signal.SIGKILL)
+                slots.killed(victim)
                 killed.append(victim)
 
     killer = threading.Thread(target=kill_workers, daemon=True)

@@ -30,7 +30,7 @@ CALLER_ERROR: dict[str, Any] = {
 def _publish(database: SqlDatabase, request_id: int = 1) -> None:
     publisher = SqlClientTransport(SERVICE, **database.kwargs(delivery="fan_out"))
     job = {**JOB, "control": {"continue_on_error": False, "suppress_response": True}}
-    publisher.send_request_message(request_id, {}, job)
+    publisher.send_request_message(request_id, {}, job, expects_reply=False)
 
 
 def _settings(database: SqlDatabase, **settings: Any) -> SqlServerTransportSettings:
