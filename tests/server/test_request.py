@@ -6,7 +6,7 @@ import enum
 
 import pytest
 
-from servicewire import EnrichedActionRequest, EnrichedJobRequest, RequestSwitchSet
+from servicewire import ActionError, EnrichedActionRequest, EnrichedJobRequest, RequestSwitchSet
 
 
 class Switch(enum.IntEnum):
@@ -75,9 +75,15 @@ def test_the_client_can_be_set() -> None:
     assert request.client is marker
 
 
-def test_call_local_action_needs_a_server() -> None:
-    with pytest.raises(RuntimeError, match="needs a request created by a Server"):
+def test_call_local_action_without_a_server_is_a_server_error() -> None:
+    with pytest.raises(ActionError) as caught:
         EnrichedActionRequest("a").call_local_action("b", {})
+    (error,) = caught.value.errors
+    assert (error.code, error.is_caller_error) == ("SERVER_ERROR", False)
+    assert "'b'" in error.message
+    response = EnrichedActionRequest("a").call_local_action("b", {}, raise_action_errors=False)
+    assert response.action == "b"
+    assert response.errors == [error]
 
 
 def test_requests_are_slotted() -> None:

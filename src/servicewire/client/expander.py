@@ -152,6 +152,38 @@ def _candidates(
     return candidates
 
 
+def _is_hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _asked_before(asked: set[Any] | None, source: Any) -> bool:
+    # An id that cannot be hashed (a list, say: bodies may hold anything) is never remembered.
+    return asked is not None and _is_hashable(source) and source in asked
+
+
+def _answer_for(found: dict[Any, Any], source: Any) -> Any:
+    """The object a route returned for id ``source``, keyed by the id or (as JSON and many
+    services key maps) by its string; ``None`` if it returned none."""
+    if _is_hashable(source) and source in found:
+        return found[source]
+    return found.get(str(source))
+
+
+def _fill(obj: dict[str, Any], node: _Node, expanded: Any) -> list[tuple[dict[str, Any], _Node]]:
+    """Put ``expanded`` into ``obj``; return the nested expansions it is now a candidate for."""
+    if expanded is None:
+        return []
+    obj[node.expansion.destination_field] = expanded
+    if not isinstance(expanded, dict):
+        return []
+    # The expanded object is of the expansion's type, tagged or not.
+    return [(expanded, child) for child in node.children.values()]
+
+
 def expansion_steps(
     settings: ExpansionSettings,
     responses: Sequence[ActionResponse],
@@ -166,6 +198,10 @@ def expansion_steps(
     """
     trees = plan_expansions(settings, expansions)
     pending = _candidates(trees, [response.body for response in responses])
+    # The ids each route was asked for. An id is asked for once per route, as under PySOA: an
+    # object met later with an id already asked for stays unexpanded, which ends cycles (two
+    # employees each other's manager) and never puts one object inside itself.
+    asked: dict[tuple[str, str, str], set[Any]] = {}
     job_errors: list[Error] = []
     action_errors: list[ActionResponse] = []
     while pending:
@@ -176,13 +212,18 @@ def expansion_steps(
             if source is None or node.expansion.destination_field in obj:
                 continue
             key = (node.route.service, node.route.action, node.route.request_field)
+            if _asked_before(asked.get(key), source):
+                continue
             by_route.setdefault(key, []).append((obj, node))
             ids = ids_by_route.setdefault(key, [])
             if source not in ids:
                 ids.append(source)
+        pending = []
+        for key, ids in ids_by_route.items():
+            asked.setdefault(key, set()).update(id_ for id_ in ids if _is_hashable(id_))
         routes = list(by_route)
         if not routes:
-            return
+            break
         calls = [
             ExpansionCall(
                 service, action, {field_name: ids_by_route[(service, action, field_name)]}
@@ -190,7 +231,6 @@ def expansion_steps(
             for service, action, field_name in routes
         ]
         results = yield calls
-        pending = []
         for key, result in zip(routes, results, strict=True):
             items = by_route[key]
             raises = any(node.expansion.raise_action_errors for _, node in items)
@@ -212,13 +252,10 @@ def expansion_steps(
                 continue
             for obj, node in items:
                 source = obj[node.expansion.source_field]
-                expanded = found.get(source, found.get(str(source)))
-                if expanded is None:
-                    continue
-                obj[node.expansion.destination_field] = expanded
-                if isinstance(expanded, dict):
-                    # The expanded object is of the expansion's type, tagged or not.
-                    pending.extend((expanded, child) for child in node.children.values())
+                pending.extend(_fill(obj, node, _answer_for(found, source)))
+            # Types named at the top level expand their objects wherever they turn up, in
+            # the objects fetched by other expansions too (as PySOA's "global" form).
+            pending.extend(_candidates(trees, [action.body]))
     if job_errors:
         raise CallJobError(job_errors)
     if action_errors:

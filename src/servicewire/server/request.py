@@ -6,7 +6,16 @@ from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, Protocol
 
-from servicewire.types import ActionRequest, ActionResponse, Body, Context, Control, JobRequest
+from servicewire.errors import ERROR_CODE_SERVER_ERROR, ActionError
+from servicewire.types import (
+    ActionRequest,
+    ActionResponse,
+    Body,
+    Context,
+    Control,
+    Error,
+    JobRequest,
+)
 
 if TYPE_CHECKING:
     from servicewire.client.client import Client
@@ -211,7 +220,19 @@ class EnrichedActionRequest(_HasClient, ActionRequest):
         response.
         """
         if self._server is None:
-            raise RuntimeError("call_local_action needs a request created by a Server")
+            # A request built by hand (in a test, say) has no server to run the action on:
+            # a bug of the calling code, never its caller's, answered as a server would.
+            errors = [
+                Error(
+                    code=ERROR_CODE_SERVER_ERROR,
+                    message=f"Cannot call local action {action!r}: this request was not "
+                    "created by a server",
+                    is_caller_error=False,
+                )
+            ]
+            if raise_action_errors:
+                raise ActionError(errors, set_is_caller_error_to=None)
+            return ActionResponse(action=action, errors=errors)
         return self._server.run_local_action(
             self.copy_for(action, body, context),
             raise_action_errors=raise_action_errors,

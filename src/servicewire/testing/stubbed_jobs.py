@@ -51,7 +51,9 @@ def _answer_job(
     continue_on_error = bool(job["control"].get("continue_on_error"))
     context = job["context"]
     switches = context.get("switches") or ()
-    reply_context: Mapping[str, Any] = {"correlation_id": context.get("correlation_id")}
+    # A job answered by stubs alone has an empty context, as under PySOA; a run sent to the
+    # real service brings back that service's context.
+    reply_context: Mapping[str, Any] = {}
     answered: list[Any] = []
     index = 0
     while index < len(actions):
