@@ -173,7 +173,7 @@ class Settings(BaseModel):
 
     label: ClassVar[str] = "settings"
     defaults: ClassVar[Any] = _ClassProperty(_defaults)
-    schema: ClassVar[Any] = _ClassProperty(_schema)  # type: ignore[assignment]
+    schema: ClassVar[Any] = _ClassProperty(_schema)
 
     def __init__(self, data: Mapping[str, Any] | None = None, /, **values: Any) -> None:
         try:

@@ -1,3 +1,4 @@
+# ruff: noqa: PT009 - these methods are unittest's assertions, by design
 """``unittest``'s methods for pytest-style test classes.
 
 Test classes written for ``unittest`` (or for PySOA's ``PyTestServerTestCase``) call
@@ -52,22 +53,22 @@ class UnitTestStyleMethods:
     """
 
     _cleanups: list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]
-    longMessage: ClassVar[bool] = True  # noqa: N815 - unittest's name
+    longMessage: ClassVar[bool] = True
 
     # --- set-up and tear-down --------------------------------------------------------------
 
     @classmethod
-    def setUpClass(cls) -> None:  # noqa: N802 - unittest's name
+    def setUpClass(cls) -> None:
         """Run once before the class's tests (from ``setup_class``), when overridden."""
 
     @classmethod
-    def tearDownClass(cls) -> None:  # noqa: N802 - unittest's name
+    def tearDownClass(cls) -> None:
         """Run once after the class's tests (from ``teardown_class``), when overridden."""
 
-    def setUp(self) -> None:  # noqa: N802 - unittest's name
+    def setUp(self) -> None:
         """Run before each test (from ``setup_method``), when overridden."""
 
-    def tearDown(self) -> None:  # noqa: N802 - unittest's name
+    def tearDown(self) -> None:
         """Run after each test (from ``teardown_method``), when overridden."""
 
     @classmethod
@@ -228,7 +229,7 @@ class UnitTestStyleMethods:
         msg: Any = None,
         delta: float | None = None,
     ) -> None:
-        _ASSERTIONS.assertAlmostEqual(first, second, places, msg, delta)
+        _ASSERTIONS.assertAlmostEqual(first, second, places, msg, delta)  # type: ignore[arg-type]
 
     def assertNotAlmostEqual(  # noqa: N802 - unittest's name
         self,
@@ -238,7 +239,7 @@ class UnitTestStyleMethods:
         msg: Any = None,
         delta: float | None = None,
     ) -> None:
-        _ASSERTIONS.assertNotAlmostEqual(first, second, places, msg, delta)
+        _ASSERTIONS.assertNotAlmostEqual(first, second, places, msg, delta)  # type: ignore[arg-type]
 
     def assertRegex(  # noqa: N802 - unittest's name
         self, text: str, regex: Regex, msg: Any = None
