@@ -105,7 +105,8 @@ class BaseServerTestCase:
     """The server of the service under test."""
     server_settings: ClassVar[ServerSettingsArgument] = None
     """Its settings (their ``transport`` is replaced by ``None``). When ``None``, a Django
-    service (a ``DjangoServer``, or a server class with ``use_django = True``) takes Django's
+    service (a ``DjangoServer``, or a server class with PySOA's ``use_django = True``, which
+    then gets ``DjangoServer``'s per-job housekeeping) takes Django's
     ``SOA_SERVER_SETTINGS``, as under PySOA; any other, the defaults."""
 
     client: Client
@@ -120,10 +121,14 @@ class BaseServerTestCase:
         server_class = resolve_server_class(self.server_class)
         self.service_name = server_class.service_name
         settings = self.server_settings
-        if settings is None and _uses_django(server_class):
+        if _uses_django(server_class):
             from django.conf import settings as django_settings
 
-            settings = django_settings.SOA_SERVER_SETTINGS
+            from servicewire.server.django import with_django_hooks
+
+            server_class = with_django_hooks(server_class)
+            if settings is None:
+                settings = django_settings.SOA_SERVER_SETTINGS
         self.client = local_client(server_class, settings)
 
     def setup_pysoa(self) -> None:
