@@ -1,21 +1,19 @@
-"""Dead letters: listing, re-queueing, discarding and purging them, in Python and a shell."""
+"""Dead letters: listing, re-queueing, discarding and purging them (the shell command,
+``servicewire dead-letters``, is tested in tests/cli)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from servicewire.transport.sql import DeadLetters, SqlClientTransport, SqlServerTransport
-from servicewire.transport.sql.__main__ import main
+from servicewire.transport.sql import DeadLetters, SqlServerTransport
 from servicewire.transport.sql.database import open_database
 from servicewire.transport.sql.dead_letters import bury
 from servicewire.transport.sql.envelope import encode_payload
 from servicewire.transport.sql.schema import TakenMessage
-from tests.support.processes import ROOT, wait_until
+from tests.support.processes import wait_until
 from tests.transport.sql.conftest import SqlDatabase
 
 JOB: dict[str, Any] = {
@@ -96,64 +94,3 @@ def test_servers_purge_dead_letters_past_their_retention(database: SqlDatabase) 
         return dead_letters.list() == []
 
     wait_until(purged, "the dead letter to be purged")
-
-
-def _run(database: SqlDatabase, *arguments: str) -> int:
-    return main(["--url", database.url, "--table-prefix", database.table_prefix, *arguments])
-
-
-def test_command_lists_dead_letters(
-    dead_letters: DeadLetters, database: SqlDatabase, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert _run(database, "list", "--service", "billing") == 0
-
-    output = capsys.readouterr().out
-    assert "boom 1" in output
-    assert "audit" in output
-    assert "line 2" not in output
-    assert "mailer" not in output
-
-
-def test_command_shows_one_in_full(
-    dead_letters: DeadLetters, database: SqlDatabase, capsys: pytest.CaptureFixture[str]
-) -> None:
-    letter = dead_letters.list("mailer")[0]
-
-    assert _run(database, "show", str(letter.id)) == 0
-
-    output = capsys.readouterr().out
-    assert "boom 3\nline 2" in output
-    assert "'correlation_id': 'c1'" in output
-
-
-def test_command_requeues_and_discards(
-    dead_letters: DeadLetters, database: SqlDatabase, capsys: pytest.CaptureFixture[str]
-) -> None:
-    billing = dead_letters.list("billing")
-
-    assert _run(database, "requeue", "--all", "--service", "mailer") == 0
-    assert _run(database, "discard", *(str(letter.id) for letter in billing)) == 0
-
-    output = capsys.readouterr().out
-    assert "Re-queued 1 dead letter(s)." in output
-    assert "Discarded 2 dead letter(s)." in output
-    assert dead_letters.list() == []
-
-
-def test_command_wants_ids_or_all(database: SqlDatabase) -> None:
-    with pytest.raises(SystemExit):
-        _run(database, "requeue")
-
-
-def test_command_runs_as_a_module(sqlite_database: SqlDatabase) -> None:
-    SqlClientTransport("svc", **sqlite_database.kwargs()).send_request_message(1, {}, JOB)
-
-    completed = subprocess.run(
-        [sys.executable, "-m", "servicewire.transport.sql", "--url", sqlite_database.url, "list"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    )
-
-    assert completed.stdout == "No dead letters.\n"
