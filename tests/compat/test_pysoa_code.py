@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -41,8 +42,8 @@ def test_the_rewrite_changes_only_pysoa_and_conformity_names(rewritten: Path) ->
     assert changed > 20
 
 
-def test_the_pysoa_tests_pass_on_servicewire(rewritten: Path) -> None:
-    completed = subprocess.run(
+def run_pysoa_tests(code: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [
             sys.executable,
             "-m",
@@ -52,15 +53,41 @@ def test_the_pysoa_tests_pass_on_servicewire(rewritten: Path) -> None:
             "no:cacheprovider",
             "-W",
             "error::pytest.PytestUnraisableExceptionWarning",
-            str(rewritten),
+            str(code),
         ],
-        cwd=rewritten,
+        cwd=code,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+def test_the_pysoa_tests_pass_on_servicewire(rewritten: Path) -> None:
+    completed = run_pysoa_tests(rewritten)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     summary = completed.stdout.strip().splitlines()[-1]
     assert re.search(rf"\b{PYSOA_TESTS} passed\b", summary), completed.stdout
     assert "PySOAMigrationWarning" in completed.stdout, "the migration warning was not shown"
+
+
+def test_the_pysoa_tests_still_pass_once_the_schemas_are_pydantic_models(
+    tmp_path: Path, rewritten: Path
+) -> None:
+    code = tmp_path / "pysoa_code"
+    shutil.copytree(rewritten, code)
+    completed = subprocess.run(
+        [sys.executable, "-m", "servicewire", "migrate-schemas", "--write", str(code)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "GetUserActionV1.request_schema -> GetUserActionV1Request" in completed.stderr
+    assert "CountAction.response_schema -> CountResponse" in completed.stderr
+    assert (
+        "class GetUserActionV1Request(BaseModel):"
+        in (code / "user_service" / "actions.py").read_text()
+    )
+    tests = run_pysoa_tests(code)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert re.search(rf"\b{PYSOA_TESTS} passed\b", tests.stdout.strip().splitlines()[-1])

@@ -33,6 +33,10 @@ COMMANDS: dict[str, CommandEntry] = {
     "introspect": CommandEntry(
         "servicewire.cli.service_info:introspect", "Describe a service's actions and schemas."
     ),
+    "migrate-schemas": CommandEntry(
+        "servicewire.cli.migrate_schemas:migrate_schemas",
+        "Rewrite Conformity schemas into pydantic models.",
+    ),
     "queues": CommandEntry("servicewire.cli.queues:queues", "Show what waits in the queues."),
     "serve": CommandEntry("servicewire.cli.serve:serve", "Run a service."),
     "status": CommandEntry(
