@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from servicewire.compat import PySOAMigrationWarning
+from servicewire.compat.schema_migration import migrate_source
 from servicewire.settings import import_path
 from tests.compat.rewriting import SED_SCRIPT
 
@@ -35,3 +36,12 @@ def test_the_guides_examples_of_rewritten_names_import() -> None:
 
 def test_the_guide_names_the_warning() -> None:
     assert f"servicewire.compat.{PySOAMigrationWarning.__name__}" in GUIDE
+
+
+def test_the_guides_migrate_schemas_example_is_what_the_command_writes() -> None:
+    section = GUIDE[GUIDE.index("For example, this action:") :]
+    before, after = re.findall(r"```python\n(.*?)```", section, re.DOTALL)[:2]
+    source = "from conformity import fields\nfrom servicewire import Action\n\n\n" + before
+    migrated = migrate_source(source).source
+    assert after in migrated
+    assert "conformity" not in migrated

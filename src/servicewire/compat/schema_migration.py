@@ -233,7 +233,11 @@ def _apply(
 def _drop_unused_conformity_imports(source: str) -> str:
     """Remove the Conformity imports nothing uses any more (all their names unused)."""
     tree = ast.parse(source)
-    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    used = {
+        node.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
     lines = source.splitlines(keepends=True)
     for statement in reversed(tree.body):
         if not isinstance(statement, ast.ImportFrom) or statement.module is None:
