@@ -39,7 +39,7 @@ def test_commands_complete(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert complete(monkeypatch, capsys, "servicewire ") == [
-        "call", "dead-letters", "introspect", "queues", "serve", "status",
+        "call", "dead-letters", "introspect", "migrate-schemas", "queues", "serve", "status",
     ]  # fmt: skip
     assert complete(monkeypatch, capsys, "servicewire dead-letters r") == ["retry"]
 

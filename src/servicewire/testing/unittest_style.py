@@ -44,6 +44,24 @@ def _overrides(cls: type, name: str) -> bool:
     return getattr(theirs, "__func__", theirs) is not mine
 
 
+def _expect(
+    checker: Callable[..., Any],
+    expected: Any,
+    regex: Regex | None,
+    function: Callable[..., Any] | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """``checker(expected, match=regex)`` (``pytest.raises`` or ``pytest.warns``) as a context
+    manager, or, given ``function``, around ``function(*args, **kwargs)``."""
+    options = {"match": regex} if regex is not None else {}
+    if function is None:
+        return checker(expected, **options, **kwargs)
+    with checker(expected, **options) as outcome:
+        function(*args, **kwargs)
+    return outcome
+
+
 class UnitTestStyleMethods:
     """``unittest.TestCase``'s methods for a pytest test class (see the module).
 
@@ -124,11 +142,7 @@ class UnitTestStyleMethods:
         """``pytest.raises(exception)``; with ``callable``, call it with the arguments."""
         import pytest
 
-        if callable is None:
-            return pytest.raises(exception, **kwargs)
-        with pytest.raises(exception) as info:
-            callable(*args, **kwargs)
-        return info
+        return _expect(pytest.raises, exception, None, callable, args, kwargs)
 
     def assertRaisesRegex(  # noqa: N802 - unittest's name
         self,
@@ -141,11 +155,7 @@ class UnitTestStyleMethods:
         """``pytest.raises(exception, match=regex)``; with ``callable``, call it."""
         import pytest
 
-        if callable is None:
-            return pytest.raises(exception, match=regex)
-        with pytest.raises(exception, match=regex) as info:
-            callable(*args, **kwargs)
-        return info
+        return _expect(pytest.raises, exception, regex, callable, args, kwargs)
 
     def assertWarns(  # noqa: N802 - unittest's name
         self,
@@ -157,11 +167,7 @@ class UnitTestStyleMethods:
         """``pytest.warns(exception)``; with ``callable``, call it with the arguments."""
         import pytest
 
-        if callable is None:
-            return pytest.warns(exception, **kwargs)
-        with pytest.warns(exception) as record:
-            callable(*args, **kwargs)
-        return record
+        return _expect(pytest.warns, exception, None, callable, args, kwargs)
 
     def assertWarnsRegex(  # noqa: N802 - unittest's name
         self,
@@ -174,11 +180,7 @@ class UnitTestStyleMethods:
         """``pytest.warns(exception, match=regex)``; with ``callable``, call it."""
         import pytest
 
-        if callable is None:
-            return pytest.warns(exception, match=regex)
-        with pytest.warns(exception, match=regex) as record:
-            callable(*args, **kwargs)
-        return record
+        return _expect(pytest.warns, exception, regex, callable, args, kwargs)
 
     # --- unittest's own comparisons ---------------------------------------------------------
 

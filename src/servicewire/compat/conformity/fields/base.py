@@ -20,7 +20,7 @@ from pydantic_core import core_schema as cs
 from servicewire.compat.conformity.error import ERROR_CODE_INVALID, Error
 from servicewire.server.validation import errors_from_validation, validator_for
 
-__all__ = ["AdditionalValidator", "Base", "check", "described", "fail"]
+__all__ = ["AdditionalValidator", "Base", "Bounded", "check", "described", "fail"]
 
 
 def fail(message: str, code: str = ERROR_CODE_INVALID, pointer: str | None = None) -> Any:
@@ -120,3 +120,35 @@ class Base:
     def introspect(self) -> dict[str, Any]:
         """The JSON Schema of this field (Conformity returned its own description format)."""
         return validator_for(self).json_schema()
+
+
+class Bounded(Base):
+    """A field of values bounded by ``gt``, ``gte``, ``lt`` and ``lte`` (each optional)."""
+
+    def __init__(
+        self,
+        gt: Any = None,
+        gte: Any = None,
+        lt: Any = None,
+        lte: Any = None,
+        description: str | None = None,
+    ) -> None:
+        self.gt, self.gte, self.lt, self.lte = gt, gte, lt, lte
+        self.description = description
+
+    def bounds(self) -> dict[str, Any]:
+        """The bounds as pydantic core schemas name them."""
+        return {"gt": self.gt, "ge": self.gte, "lt": self.lt, "le": self.lte}
+
+    def __repr__(self) -> str:
+        bounds = ", ".join(
+            f"{name}={value!r}"
+            for name, value in (
+                ("gt", self.gt),
+                ("gte", self.gte),
+                ("lt", self.lt),
+                ("lte", self.lte),
+            )
+            if value is not None
+        )
+        return f"{type(self).__name__}({bounds})"

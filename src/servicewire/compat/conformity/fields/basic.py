@@ -10,7 +10,7 @@ from pydantic_core import CoreSchema
 from pydantic_core import core_schema as cs
 
 from servicewire.compat.conformity.error import ERROR_CODE_UNKNOWN
-from servicewire.compat.conformity.fields.base import Base, check, fail
+from servicewire.compat.conformity.fields.base import Base, Bounded, check, fail
 
 __all__ = [
     "Anything",
@@ -62,49 +62,25 @@ class Boolean(Base):
         return "Boolean()"
 
 
-class Integer(Base):
+class Integer(Bounded):
     """An ``int`` (not a ``bool``), optionally bounded by ``gt``, ``gte``, ``lt``, ``lte``."""
 
-    def __init__(
-        self,
-        gt: Any = None,
-        gte: Any = None,
-        lt: Any = None,
-        lte: Any = None,
-        description: str | None = None,
-    ) -> None:
-        self.gt, self.gte, self.lt, self.lte = gt, gte, lt, lte
-        self.description = description
-
     def core_schema(self) -> CoreSchema:
-        return cs.int_schema(strict=True, gt=self.gt, ge=self.gte, lt=self.lt, le=self.lte)
-
-    def __repr__(self) -> str:
-        bounds = ", ".join(
-            f"{name}={value!r}"
-            for name, value in (
-                ("gt", self.gt),
-                ("gte", self.gte),
-                ("lt", self.lt),
-                ("lte", self.lte),
-            )
-            if value is not None
-        )
-        return f"{type(self).__name__}({bounds})"
+        return cs.int_schema(strict=True, **self.bounds())
 
 
 class Float(Integer):
     """A ``float`` or an ``int`` (not a ``bool``), optionally bounded."""
 
     def core_schema(self) -> CoreSchema:
-        return cs.float_schema(strict=True, gt=self.gt, ge=self.gte, lt=self.lt, le=self.lte)
+        return cs.float_schema(strict=True, **self.bounds())
 
 
 class Decimal(Integer):
     """A ``decimal.Decimal``, optionally bounded."""
 
     def core_schema(self) -> CoreSchema:
-        return cs.decimal_schema(strict=True, gt=self.gt, ge=self.gte, lt=self.lt, le=self.lte)
+        return cs.decimal_schema(strict=True, **self.bounds())
 
 
 class UnicodeString(Base):

@@ -9,8 +9,10 @@ from servicewire.compat.conformity.fields.basic import Float
 __all__ = ["Latitude", "Longitude"]
 
 
-class Latitude(Float):
-    """A latitude in degrees: a number from -90 to 90 (narrowed by the bounds given)."""
+class _Degrees(Float):
+    """A number of degrees within ``-limit`` and ``limit`` (narrowed by the bounds given)."""
+
+    limit = 0
 
     def __init__(
         self,
@@ -20,22 +22,18 @@ class Latitude(Float):
         lte: Any = None,
         description: str | None = None,
     ) -> None:
-        super().__init__(
-            gt, -90 if gte is None else gte, lt, 90 if lte is None else lte, description
-        )
+        lowest = -self.limit if gte is None else gte
+        highest = self.limit if lte is None else lte
+        super().__init__(gt, lowest, lt, highest, description)
 
 
-class Longitude(Float):
-    """A longitude in degrees: a number from -180 to 180 (narrowed by the bounds given)."""
+class Latitude(_Degrees):
+    """A latitude in degrees: a number from -90 to 90."""
 
-    def __init__(
-        self,
-        gt: Any = None,
-        gte: Any = None,
-        lt: Any = None,
-        lte: Any = None,
-        description: str | None = None,
-    ) -> None:
-        super().__init__(
-            gt, -180 if gte is None else gte, lt, 180 if lte is None else lte, description
-        )
+    limit = 90
+
+
+class Longitude(_Degrees):
+    """A longitude in degrees: a number from -180 to 180."""
+
+    limit = 180

@@ -169,28 +169,31 @@ class List(_Collection):
         )
 
 
+def _convert_first(kind: type, into: type, schema: CoreSchema) -> CoreSchema:
+    """``schema``, given a ``kind`` value converted ``into`` what it validates first."""
+    return cs.no_info_before_validator_function(
+        lambda value: into(value) if isinstance(value, kind) else value, schema
+    )
+
+
 class Sequence(_Collection):
     """A ``list`` or a ``tuple`` of values valid for ``contents``."""
 
     def _collection_schema(self, items: CoreSchema) -> CoreSchema:
-        return cs.no_info_before_validator_function(
-            lambda value: list(value) if isinstance(value, tuple) else value,
-            cs.list_schema(
-                items, min_length=self.min_length, max_length=self.max_length, strict=True
-            ),
+        schema = cs.list_schema(
+            items, min_length=self.min_length, max_length=self.max_length, strict=True
         )
+        return _convert_first(tuple, list, schema)
 
 
 class Set(_Collection):
     """A ``set`` or ``frozenset`` of values valid for ``contents``."""
 
     def _collection_schema(self, items: CoreSchema) -> CoreSchema:
-        return cs.no_info_before_validator_function(
-            lambda value: set(value) if isinstance(value, frozenset) else value,
-            cs.set_schema(
-                items, min_length=self.min_length, max_length=self.max_length, strict=True
-            ),
+        schema = cs.set_schema(
+            items, min_length=self.min_length, max_length=self.max_length, strict=True
         )
+        return _convert_first(frozenset, set, schema)
 
 
 class Tuple(Base):
