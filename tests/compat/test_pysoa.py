@@ -106,7 +106,11 @@ PYSOA_MODULES: dict[str, set[str]] = {
         "MiddlewareCoroutine",
     },
     "server.django": set(),
-    "server.django.cache": {"PySOAProcessScopedMemoryCache", "PySOARequestScopedMemoryCache"},
+    "server.django.cache": {
+        "PySOAMemcachedCache",
+        "PySOAProcessScopedMemoryCache",
+        "PySOARequestScopedMemoryCache",
+    },
     "server.errors": {"ActionError", "JobError", "PySOAServerError", "ResponseValidationError"},
     "server.middleware": {"ServerMiddleware"},
     "server.schemas": {

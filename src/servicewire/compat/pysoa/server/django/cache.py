@@ -1,14 +1,16 @@
-"""PySOA's ``pysoa.server.django.cache`` (needs ``servicewire[django]``).
+"""PySOA's ``pysoa.server.django.cache`` (needs ``servicewire[django]``; the Memcached cache
+needs ``servicewire[memcached]`` too).
 
-PySOA's Memcached caches (``PySOAMemcachedCache``, ``PySOAPyLibMCCache``) are not provided:
-Django 4.1 removed the ``python-memcached`` backend they extend, and servicewire's Django
-servers close caches after each job through ``cache.close()``, which Django's own
-``PyMemcacheCache`` and ``PyLibMCCache`` already implement; see the migration guide.
+``PySOAMemcachedCache`` is servicewire's ``PersistentMemcacheCache``: Django's ``pymemcache``
+backend, keeping its connections between jobs as PySOA's did (PySOA's extended the
+``python-memcached`` backend Django 4.1 removed). ``PySOAPyLibMCCache`` is not provided; see
+the migration guide.
 """
 
 from servicewire.server.django.cache import (
+    PySOAMemcachedCache,
     PySOAProcessScopedMemoryCache,
     PySOARequestScopedMemoryCache,
 )
 
-__all__ = ["PySOAProcessScopedMemoryCache", "PySOARequestScopedMemoryCache"]
+__all__ = ["PySOAMemcachedCache", "PySOAProcessScopedMemoryCache", "PySOARequestScopedMemoryCache"]
