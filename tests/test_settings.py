@@ -147,6 +147,7 @@ def test_settings_are_built_from_a_dict_as_pysoa_builds_them() -> None:
     assert Sized({"size": 3}).size == 3
     assert Sized({"size": 3}, name="y").name == "y"
     assert Sized() == Sized.from_dict({})
+    assert Sized(size=2).size == 2
     with pytest.raises(InvalidSettings, match="Invalid settings: nope: unknown key"):
         Sized({"nope": 1})
 

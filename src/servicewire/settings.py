@@ -176,8 +176,13 @@ class Settings(BaseModel):
     schema: ClassVar[Any] = _ClassProperty(_schema)
 
     def __init__(self, data: Mapping[str, Any] | None = None, /, **values: Any) -> None:
+        if data is None:
+            # Keywords only: pydantic itself builds nested settings this way, and reports
+            # their problems under the enclosing key.
+            super().__init__(**values)
+            return
         try:
-            super().__init__(**{**(data or {}), **values})
+            super().__init__(**{**data, **values})
         except ValidationError as error:
             raise InvalidSettings(
                 f"Invalid {self.label}: {format_validation_error(error)}"
