@@ -125,9 +125,12 @@ def test_job_error_marks_errors_as_the_servers_by_default() -> None:
     assert JobError([Error("A", "a")], set_is_caller_error_to=True).errors[0].is_caller_error
 
 
-def test_setting_the_flag_does_not_change_the_callers_error_objects() -> None:
+def test_the_flag_is_set_on_the_callers_error_objects_as_pysoa_does() -> None:
     original = Error("A", "a")
-    ActionError([original])
+    raised = ActionError([original])
+    assert original.is_caller_error is True
+    assert raised.errors[0] is original
+    JobError([original])
     assert original.is_caller_error is False
 
 

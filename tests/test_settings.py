@@ -137,3 +137,29 @@ def test_every_problem_is_reported_at_once() -> None:
     assert "component: required key is missing" in message
     assert "count:" in message
     assert "other: unknown key" in message
+
+
+def test_settings_are_built_from_a_dict_as_pysoa_builds_them() -> None:
+    class Sized(Settings):
+        size: int = 1
+        name: str = "x"
+
+    assert Sized({"size": 3}).size == 3
+    assert Sized({"size": 3}, name="y").name == "y"
+    assert Sized() == Sized.from_dict({})
+    assert Sized(size=2).size == 2
+    with pytest.raises(InvalidSettings, match="Invalid settings: nope: unknown key"):
+        Sized({"nope": 1})
+
+
+def test_defaults_and_schema_list_the_keys() -> None:
+    class Listed(Settings):
+        required: int
+        items: list[int] = []
+        label_text: str = "x"
+
+    assert Listed.defaults == {"items": [], "label_text": "x"}
+    Listed.defaults["items"].append(1)
+    assert Listed.defaults["items"] == [], "each read is a fresh copy"
+    assert set(Listed.schema) == {"required", "items", "label_text"}
+    assert Listed.schema["required"].is_required()

@@ -9,7 +9,6 @@ in :class:`~servicewire.types.Error` objects on the wire.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -45,10 +44,15 @@ __all__ = [
     "MessageSendError",
     "MessageSendTimeout",
     "MessageTooLarge",
+    "PySOAClientError",
+    "PySOAError",
+    "PySOAServerError",
+    "PySOATransportError",
     "ResponseValidationError",
     "SerializationError",
     "ServerError",
     "ServiceWireError",
+    "TransientPySOATransportError",
     "TransientTransportError",
     "TransportError",
 ]
@@ -143,21 +147,27 @@ class ServerError(ServiceWireError):
     """Base of server-side errors other than transport errors."""
 
 
-def _with_caller_flag(errors: Iterable[Error], flag: bool | None) -> list[Error]:
-    if flag is None:
-        return list(errors)
-    return [e if e.is_caller_error is flag else replace(e, is_caller_error=flag) for e in errors]
+def _mark_caller_errors(errors: Iterable[Error], flag: bool | None) -> list[Error]:
+    errors = list(errors)
+    if flag is not None:
+        for error in errors:
+            # In place, as PySOA does: code that keeps the Error it raised sees the flag the
+            # caller receives. ``Error`` is frozen for everyone else.
+            if error.is_caller_error is not flag:
+                object.__setattr__(error, "is_caller_error", flag)
+    return errors
 
 
 class ActionError(ServerError):
     """Raised by action code or middleware to answer the action with ``errors``.
 
     Unless ``set_is_caller_error_to`` is ``None``, every error's ``is_caller_error`` is set to
-    it (default ``True``: an action error is usually the caller's fault).
+    it (default ``True``: an action error is usually the caller's fault), on the given
+    ``Error`` objects themselves.
     """
 
     def __init__(self, errors: Sequence[Error], set_is_caller_error_to: bool | None = True) -> None:
-        self.errors: list[Error] = _with_caller_flag(errors, set_is_caller_error_to)
+        self.errors: list[Error] = _mark_caller_errors(errors, set_is_caller_error_to)
         super().__init__(self.errors)
 
     def __str__(self) -> str:
@@ -168,13 +178,13 @@ class JobError(ServerError):
     """Raised by middleware or the server to answer the whole job with ``errors``.
 
     Unless ``set_is_caller_error_to`` is ``None``, every error's ``is_caller_error`` is set to
-    it (default ``False``).
+    it (default ``False``), on the given ``Error`` objects themselves.
     """
 
     def __init__(
         self, errors: Sequence[Error], set_is_caller_error_to: bool | None = False
     ) -> None:
-        self.errors: list[Error] = _with_caller_flag(errors, set_is_caller_error_to)
+        self.errors: list[Error] = _mark_caller_errors(errors, set_is_caller_error_to)
         super().__init__(self.errors)
 
     def __str__(self) -> str:
@@ -277,3 +287,14 @@ class InvalidField(SerializationError):
 
 class InvalidMessage(SerializationError):
     """Bytes cannot be deserialized into a message."""
+
+
+# --- PySOA's names -----------------------------------------------------------------------
+# The same classes under the names PySOA gave them, so that ``except PySOAError`` in code
+# moved from PySOA catches what servicewire raises.
+
+PySOAError = ServiceWireError
+PySOAClientError = ClientError
+PySOAServerError = ServerError
+PySOATransportError = TransportError
+TransientPySOATransportError = TransientTransportError

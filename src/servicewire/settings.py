@@ -32,6 +32,7 @@ from servicewire.errors import InvalidSettings
 __all__ = [
     "ClassReference",
     "LogLevel",
+    "SOASettings",
     "Settings",
     "class_reference",
     "format_validation_error",
@@ -133,16 +134,59 @@ def class_reference(base: type) -> Any:
     return Annotated[ClassReference, AfterValidator(_requires(base))]
 
 
+class _ClassProperty:
+    """A read-only attribute computed from the class (``ClientSettings.defaults``)."""
+
+    def __init__(self, getter: Callable[[type[Settings]], Any]) -> None:
+        self.getter = getter
+        self.__doc__ = getter.__doc__
+
+    def __get__(self, instance: object, owner: type[Settings]) -> Any:
+        return self.getter(owner)
+
+
+def _defaults(cls: type[Settings]) -> dict[str, Any]:
+    """Each key that has a default, with that default (a fresh copy on each read)."""
+    return {
+        name: field.get_default(call_default_factory=True)
+        for name, field in cls.model_fields.items()
+        if not field.is_required()
+    }
+
+
+def _schema(cls: type[Settings]) -> dict[str, Any]:
+    """Each key the settings accept, with its pydantic field (type, default, description)."""
+    return dict(cls.model_fields)
+
+
 class Settings(BaseModel):
     """Base of validated settings objects.
 
-    Build one with :meth:`from_dict`. Subclasses add fields (with defaults) as pydantic fields.
-    For code written against PySOA, ``settings["key"]`` reads a field too.
+    Build one with :meth:`from_dict`, or as PySOA does, ``ServerSettings(data)`` (keyword
+    arguments are keys too); both raise ``InvalidSettings``. Subclasses add fields (with
+    defaults) as pydantic fields. For code written against PySOA, ``settings["key"]`` reads a
+    field too, and the class attributes ``defaults`` and ``schema`` list the keys with
+    defaults and every key accepted.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
     label: ClassVar[str] = "settings"
+    defaults: ClassVar[Any] = _ClassProperty(_defaults)
+    schema: ClassVar[Any] = _ClassProperty(_schema)
+
+    def __init__(self, data: Mapping[str, Any] | None = None, /, **values: Any) -> None:
+        if data is None:
+            # Keywords only: pydantic itself builds nested settings this way, and reports
+            # their problems under the enclosing key.
+            super().__init__(**values)
+            return
+        try:
+            super().__init__(**{**data, **values})
+        except ValidationError as error:
+            raise InvalidSettings(
+                f"Invalid {self.label}: {format_validation_error(error)}"
+            ) from None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | Settings | None = None) -> Self:
@@ -166,3 +210,7 @@ class Settings(BaseModel):
 
     def __contains__(self, key: object) -> bool:
         return isinstance(key, str) and key in type(self).model_fields
+
+
+SOASettings = Settings
+"""PySOA's name of :class:`Settings`."""

@@ -39,7 +39,8 @@ def test_commands_complete(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert complete(monkeypatch, capsys, "servicewire ") == [
-        "call", "dead-letters", "gateway", "introspect", "queues", "serve", "status",
+        "call", "dead-letters", "gateway", "introspect", "migrate-schemas", "queues", "serve",
+        "status",
     ]  # fmt: skip
     assert complete(monkeypatch, capsys, "servicewire dead-letters r") == ["retry"]
 

@@ -181,3 +181,21 @@ def test_a_field_error_must_be_on_its_field(client: Client) -> None:
     with pytest.raises(AssertionError, match="Missing: extra: INVALID"):
         with raises_field_errors({"extra": "INVALID"}):
             bad_request(client)
+
+
+# --- pytest.raises' keyword arguments -----------------------------------------------------
+
+
+def test_raises_takes_pytest_raises_check(client: Client) -> None:
+    with raises_error_codes("INVALID", check=lambda error: len(error.actions) == 1) as info:
+        bad_request(client)
+    assert [e.code for e in info.soa_errors] == ["INVALID", "UNKNOWN"]
+    with pytest.raises(AssertionError, match="is false for its CallActionError"):
+        with raises_field_errors({"id": "INVALID"}, check=lambda error: False):
+            bad_request(client)
+
+
+def test_raises_refuses_other_keyword_arguments_by_name() -> None:
+    with pytest.raises(TypeError, match="Unexpected keyword argument\\(s\\) expected_exception"):
+        with raises_only_error_codes("X", expected_exception=KeyError):
+            pass

@@ -238,3 +238,27 @@ class TestUnittestAssertionsInAPyTestCase(PyTestServerTestCase):
     def test_other_missing_attributes_are_still_missing(self) -> None:
         with pytest.raises(AttributeError, match="object has no attribute 'clinet'"):
             self.clinet
+
+
+def test_setup_pysoa_is_the_references_name_of_setup_servicewire() -> None:
+    class Case(PyTestServerTestCase):
+        server_class = UserServer
+
+    case = Case()
+    case.setup_pysoa()
+    try:
+        assert case.call_action("list_users", {"n": 1}).body["real"] is True
+    finally:
+        case.teardown_servicewire()
+
+
+class TestUnittestStyleSetUp(PyTestServerTestCase):
+    server_class = UserServer
+
+    def setUp(self) -> None:
+        # The client exists when setUp runs, as in PySOA.
+        self.users = self.call_action("list_users", {"n": 3}).body["body"]
+        self.addCleanup(self.users.clear)
+
+    def test_set_up_ran_with_the_client(self) -> None:
+        assert self.users == {"n": 3}

@@ -26,13 +26,25 @@ from servicewire.cli.group import CommandEntry, LazyGroup
 __all__ = ["COMMANDS", "main", "servicewire"]
 
 COMMANDS: dict[str, CommandEntry] = {
-    "call": CommandEntry("servicewire.cli.call:call", "Call an action, print its response."),
-    "dead-letters": CommandEntry("servicewire.cli.dead_letters:dead_letters", "Dead letters."),
-    "gateway": CommandEntry("servicewire.cli.gateway:gateway", "Serve actions over HTTP/JSON."),
-    "introspect": CommandEntry("servicewire.cli.service_info:introspect", "A service's actions."),
-    "queues": CommandEntry("servicewire.cli.queues:queues", "What waits in the queues."),
+    "call": CommandEntry("servicewire.cli.call:call", "Call an action and print its response."),
+    "dead-letters": CommandEntry(
+        "servicewire.cli.dead_letters:dead_letters", "List, show, retry and purge dead letters."
+    ),
+    "gateway": CommandEntry(
+        "servicewire.cli.gateway:gateway", "Serve actions to HTTP callers, with OpenAPI."
+    ),
+    "introspect": CommandEntry(
+        "servicewire.cli.service_info:introspect", "Describe a service's actions and schemas."
+    ),
+    "migrate-schemas": CommandEntry(
+        "servicewire.cli.migrate_schemas:migrate_schemas",
+        "Rewrite Conformity schemas into pydantic models.",
+    ),
+    "queues": CommandEntry("servicewire.cli.queues:queues", "Show what waits in the queues."),
     "serve": CommandEntry("servicewire.cli.serve:serve", "Run a service."),
-    "status": CommandEntry("servicewire.cli.service_info:status", "A service's health."),
+    "status": CommandEntry(
+        "servicewire.cli.service_info:status", "Show a service's version and health checks."
+    ),
 }
 
 COMPLETE_VARIABLE = "_SERVICEWIRE_COMPLETE"

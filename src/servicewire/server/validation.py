@@ -37,13 +37,17 @@ def errors_from_validation(
     errors = []
     for problem in error.errors(include_url=False):
         kind = problem["type"]
-        if kind.startswith("missing"):
+        # A validator may name its wire code and a sub-field in its error's context.
+        context = problem.get("ctx") or {}
+        if "error_code" in context:
+            code = str(context["error_code"])
+        elif kind.startswith("missing"):
             code = ERROR_CODE_MISSING
         elif kind in _UNKNOWN_TYPES:
             code = ERROR_CODE_UNKNOWN
         else:
             code = ERROR_CODE_INVALID
-        path = ".".join(str(part) for part in problem["loc"])
+        path = ".".join(str(part) for part in (*problem["loc"], *context.get("error_field", ())))
         if prefix:
             path = f"{prefix}.{path}" if path else prefix
         errors.append(

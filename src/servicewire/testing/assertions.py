@@ -9,9 +9,10 @@ Each ``raises_*`` context manager expects the block to raise
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from servicewire.errors import CallActionError
 from servicewire.types import ActionResponse, Error
@@ -128,15 +129,44 @@ class CallActionErrorInfo:
         """Every error of every failed action, in order."""
         return [error for action in self.actions for error in action.errors]
 
+    @property
+    def soa_errors(self) -> list[Error]:
+        """The errors of the first failed action (PySOA's name)."""
+        return list(self.actions[0].errors) if self.actions else []
+
+
+Check = Callable[[CallActionError], bool] | None
+
+
+def _raise_options(options: Mapping[str, Any]) -> tuple[Pattern, Check]:
+    """``pytest.raises``' keyword arguments, ``match`` and ``check``; anything else is a
+    ``TypeError`` naming it."""
+    unknown = sorted(set(options) - {"match", "check"})
+    if unknown:
+        raise TypeError(
+            f"Unexpected keyword argument(s) {', '.join(unknown)}: "
+            "the raises_* assertions take pytest.raises' match= and check="
+        )
+    return options.get("match"), options.get("check")
+
 
 def check_call_action_error(
-    error: CallActionError, expectation: ErrorExpectation | None, match: Pattern = None
+    error: CallActionError,
+    expectation: ErrorExpectation | None,
+    match: Pattern = None,
+    check: Check = None,
 ) -> None:
-    """Raise ``AssertionError`` unless ``error`` meets ``expectation`` and ``match``."""
+    """Raise ``AssertionError`` unless ``error`` meets ``expectation``, ``match`` (a regular
+    expression searched in its text) and ``check`` (a predicate of it)."""
     __tracebackhide__ = True
     if match is not None and not re.search(match, str(error)):
         raise AssertionError(
             f"The call failed, but its CallActionError does not match {match!r}:\n"
+            f"{describe_errors(error.actions)}"
+        )
+    if check is not None and not check(error):
+        raise AssertionError(
+            f"The call failed, but {check!r} is false for its CallActionError:\n"
             f"{describe_errors(error.actions)}"
         )
     if expectation is None:
@@ -151,53 +181,56 @@ def check_call_action_error(
 
 
 @contextmanager
-def _raises(expectation: ErrorExpectation | None, match: Pattern) -> Iterator[CallActionErrorInfo]:
+def _raises(
+    expectation: ErrorExpectation | None, options: Mapping[str, Any]
+) -> Iterator[CallActionErrorInfo]:
     __tracebackhide__ = True
+    match, check = _raise_options(options)
     info = CallActionErrorInfo()
     try:
         yield info
     except CallActionError as error:
         info.value = error
         info.actions = list(error.actions)
-        check_call_action_error(error, expectation, match)
+        check_call_action_error(error, expectation, match, check)
         return
     wanted = f" with {expectation.describe()}" if expectation is not None else ""
     raise AssertionError(f"Expected the call to fail{wanted}, but it raised nothing")
 
 
-def raises_call_action_error(
-    *, match: Pattern = None
-) -> AbstractContextManager[CallActionErrorInfo]:
-    """Expect the block to raise ``CallActionError`` (whose text, if ``match`` is given,
-    contains a match of that regular expression)."""
-    return _raises(None, match)
+def raises_call_action_error(**kwargs: Any) -> AbstractContextManager[CallActionErrorInfo]:
+    """Expect the block to raise ``CallActionError``. ``kwargs`` are ``pytest.raises``':
+    ``match`` (a regular expression its text must contain a match of) and ``check`` (a
+    predicate it must satisfy)."""
+    return _raises(None, kwargs)
 
 
 def raises_error_codes(
-    error_codes: ErrorCodes, only: bool = False, *, match: Pattern = None
+    error_codes: ErrorCodes, only: bool = False, **kwargs: Any
 ) -> AbstractContextManager[CallActionErrorInfo]:
     """Expect ``CallActionError`` with each of ``error_codes`` (one code or several); with
-    ``only``, with no other errors."""
-    return _raises(ErrorExpectation.codes(error_codes, only), match)
+    ``only``, with no other errors. ``kwargs``: as :func:`raises_call_action_error`'s."""
+    return _raises(ErrorExpectation.codes(error_codes, only), kwargs)
 
 
 def raises_field_errors(
-    field_errors: FieldErrors, only: bool = False, *, match: Pattern = None
+    field_errors: FieldErrors, only: bool = False, **kwargs: Any
 ) -> AbstractContextManager[CallActionErrorInfo]:
     """Expect ``CallActionError`` with, for each field of ``field_errors``, its code (or each
-    of its codes); with ``only``, with no other errors."""
-    return _raises(ErrorExpectation.fields(field_errors, only), match)
+    of its codes); with ``only``, with no other errors. ``kwargs``: as
+    :func:`raises_call_action_error`'s."""
+    return _raises(ErrorExpectation.fields(field_errors, only), kwargs)
 
 
 def raises_only_error_codes(
-    error_codes: ErrorCodes, *, match: Pattern = None
+    error_codes: ErrorCodes, **kwargs: Any
 ) -> AbstractContextManager[CallActionErrorInfo]:
     """:func:`raises_error_codes` with ``only=True``."""
-    return raises_error_codes(error_codes, only=True, match=match)
+    return raises_error_codes(error_codes, only=True, **kwargs)
 
 
 def raises_only_field_errors(
-    field_errors: FieldErrors, *, match: Pattern = None
+    field_errors: FieldErrors, **kwargs: Any
 ) -> AbstractContextManager[CallActionErrorInfo]:
     """:func:`raises_field_errors` with ``only=True``."""
-    return raises_field_errors(field_errors, only=True, match=match)
+    return raises_field_errors(field_errors, only=True, **kwargs)

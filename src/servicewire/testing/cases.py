@@ -9,6 +9,7 @@ test.
 
 from __future__ import annotations
 
+import sys
 import unittest
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
@@ -25,6 +26,7 @@ from servicewire.testing.assertions import (
     FieldErrors,
     check_call_action_error,
 )
+from servicewire.testing.unittest_style import UnitTestStyleMethods
 from servicewire.types import ActionResponse, Body, Error
 
 __all__ = [
@@ -85,6 +87,14 @@ def local_client(
     )
 
 
+def _uses_django(server_class: type[Server]) -> bool:
+    if getattr(server_class, "use_django", False):
+        return True
+    # Only a service that has imported the Django integration can be a Django server.
+    django_server = sys.modules.get("servicewire.server.django.server")
+    return django_server is not None and issubclass(server_class, django_server.DjangoServer)
+
+
 class BaseServerTestCase:
     """What the server test cases share: set ``server_class`` (a ``Server`` subclass or its
     ``"module:Class"`` path) and, if needed, ``server_settings`` (a dict or its
@@ -94,7 +104,10 @@ class BaseServerTestCase:
     server_class: ClassVar[ServerClass | None] = None
     """The server of the service under test."""
     server_settings: ClassVar[ServerSettingsArgument] = None
-    """Its settings (their ``transport`` is replaced by ``None``)."""
+    """Its settings (their ``transport`` is replaced by ``None``). When ``None``, a Django
+    service (a ``DjangoServer``, or a server class with PySOA's ``use_django = True``, which
+    then gets ``DjangoServer``'s per-job housekeeping) takes Django's
+    ``SOA_SERVER_SETTINGS``, as under PySOA; any other, the defaults."""
 
     client: Client
     """A client whose calls to the service run the server in-process."""
@@ -107,7 +120,20 @@ class BaseServerTestCase:
             raise TypeError(f"{type(self).__qualname__} must set server_class")
         server_class = resolve_server_class(self.server_class)
         self.service_name = server_class.service_name
-        self.client = local_client(server_class, self.server_settings)
+        settings = self.server_settings
+        if _uses_django(server_class):
+            from django.conf import settings as django_settings
+
+            from servicewire.server.django import with_django_hooks
+
+            server_class = with_django_hooks(server_class)
+            if settings is None:
+                settings = django_settings.SOA_SERVER_SETTINGS
+        self.client = local_client(server_class, settings)
+
+    def setup_pysoa(self) -> None:
+        """PySOA's name of :meth:`setup_servicewire`."""
+        self.setup_servicewire()
 
     def teardown_servicewire(self) -> None:
         """Close :attr:`client`, tearing the server down."""
@@ -209,31 +235,22 @@ UnitTestServerTestCase = ServerTestCase
 """The reference's name of :class:`ServerTestCase`."""
 
 
-def _unittest_assertions() -> unittest.TestCase:
-    case = unittest.TestCase()
-    case.maxDiff = None
-    return case
-
-
-_UNITTEST_ASSERTIONS = _unittest_assertions()
-
-
-class PyTestServerTestCase(BaseServerTestCase):
+class PyTestServerTestCase(UnitTestStyleMethods, BaseServerTestCase):
     """A plain pytest test class for a service (see :class:`BaseServerTestCase`). Overrides
     of ``setup_method`` and ``teardown_method`` must call ``super()``.
 
-    For tests written for ``unittest``, ``self.assertEqual``, ``self.assertRaises`` and the
-    other ``assert*`` and ``fail*`` methods of ``unittest.TestCase`` work too (plain
-    ``assert`` statements give pytest's better reports).
+    For tests written for ``unittest``, it has ``unittest.TestCase``'s methods too
+    (``self.assertIn``, ``self.assertRaises``, ``self.addCleanup``, ``setUp``/``tearDown``, ...;
+    see :class:`~servicewire.testing.unittest_style.UnitTestStyleMethods`); plain ``assert``
+    statements give pytest's better reports.
     """
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith(("assert", "fail")):
-            return getattr(_UNITTEST_ASSERTIONS, name)
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     def setup_method(self, method: Callable[..., Any] | None = None) -> None:
         self.setup_servicewire()
+        super().setup_method(method)
 
     def teardown_method(self, method: Callable[..., Any] | None = None) -> None:
-        self.teardown_servicewire()
+        try:
+            super().teardown_method(method)
+        finally:
+            self.teardown_servicewire()

@@ -91,6 +91,12 @@ class ClientTransport(Transport, abc.ABC):
 
     async_transport_class: ClassVar[str | None] = None
 
+    @property
+    def requests_outstanding(self) -> int:
+        """How many responses the calling thread still expects (a transport that does not
+        count them raises ``NotImplementedError``)."""
+        raise NotImplementedError(f"{type(self).__name__} does not count outstanding requests")
+
     @abc.abstractmethod
     def send_request_message(
         self,

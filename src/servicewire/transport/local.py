@@ -102,6 +102,11 @@ class LocalClientTransport(ClientTransport, ServerTransport):
 
     # client side
 
+    @property
+    def requests_outstanding(self) -> int:
+        """The responses this thread has not received yet (ready as soon as sent)."""
+        return len(self._state.responses)
+
     def send_request_message(
         self,
         request_id: int,

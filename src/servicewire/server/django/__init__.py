@@ -5,7 +5,9 @@ Import this package only in services that use Django (``pip install servicewire[
 """
 
 from servicewire.server.django.cache import (
+    PersistentMemcacheCache,
     ProcessScopedMemoryCache,
+    PySOAMemcachedCache,
     PySOAProcessScopedMemoryCache,
     PySOARequestScopedMemoryCache,
     RequestScopedMemoryCache,
@@ -15,7 +17,9 @@ from servicewire.server.django.server import DjangoServer, with_django_hooks
 
 __all__ = [
     "DjangoServer",
+    "PersistentMemcacheCache",
     "ProcessScopedMemoryCache",
+    "PySOAMemcachedCache",
     "PySOAProcessScopedMemoryCache",
     "PySOARequestScopedMemoryCache",
     "RequestScopedMemoryCache",

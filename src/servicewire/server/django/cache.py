@@ -9,7 +9,9 @@ Configure them in Django's ``CACHES`` setting::
 
 A :class:`~servicewire.server.django.DjangoServer` closes every cache in use after each job
 (``close()``) and at shutdown (``close(for_shutdown=True)``); these backends decide what
-closing means for them.
+closing means for them. :class:`PersistentMemcacheCache` is Django's Memcached backend
+(``pymemcache``, ``pip install servicewire[memcached]``) keeping its connections between
+jobs, where Django's own reconnects for every job.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ from collections import OrderedDict
 from typing import Any
 
 from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.memcached import PyMemcacheCache
 
 __all__ = [
+    "PersistentMemcacheCache",
     "ProcessScopedMemoryCache",
+    "PySOAMemcachedCache",
     "PySOAProcessScopedMemoryCache",
     "PySOARequestScopedMemoryCache",
     "RequestScopedMemoryCache",
@@ -57,6 +62,20 @@ class ProcessScopedMemoryCache(LocMemCache):  # type: ignore[misc]
             self.clear()
 
 
+class PersistentMemcacheCache(PyMemcacheCache):  # type: ignore[misc]
+    """Django's ``PyMemcacheCache``, whose connections to Memcached last until shutdown:
+    closing it after a job keeps them open (a server sends every job's cache calls down
+    the same sockets); only ``close(for_shutdown=True)`` disconnects."""
+
+    def close(self, **kwargs: Any) -> None:
+        if kwargs.get("for_shutdown"):
+            super().close(**kwargs)
+
+
+PySOAMemcachedCache = PersistentMemcacheCache
+"""The PySOA name of :class:`PersistentMemcacheCache`. PySOA's extended the
+``python-memcached`` backend Django 4.1 removed; this one speaks to the same servers,
+``LOCATION`` and options through ``pymemcache``."""
 PySOARequestScopedMemoryCache = RequestScopedMemoryCache
 """The PySOA name of :class:`RequestScopedMemoryCache`, for existing ``CACHES`` settings."""
 PySOAProcessScopedMemoryCache = ProcessScopedMemoryCache

@@ -275,6 +275,12 @@ class SqlClientTransport(ClientTransport):
                     self._state = _ThreadState(self.core, self._listener)
         return self._state
 
+    @property
+    def requests_outstanding(self) -> int:
+        """The replies this thread still expects, collected or not."""
+        inbox = self._thread_state().inbox
+        return inbox.outstanding + len(inbox.replies)
+
     def send_request_message(
         self,
         request_id: int,

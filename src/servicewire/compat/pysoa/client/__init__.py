@@ -1,0 +1,3 @@
+"""PySOA's ``pysoa.client``: the client package."""
+
+__all__: list[str] = []

@@ -1,0 +1,8 @@
+"""PySOA's ``pysoa.client.client``."""
+
+from servicewire.client import (
+    Client,
+    ServiceHandler,
+)
+
+__all__ = ["Client", "ServiceHandler"]

@@ -1,0 +1,3 @@
+"""PySOA's ``pysoa.common``."""
+
+__all__: list[str] = []

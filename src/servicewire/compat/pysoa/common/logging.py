@@ -1,0 +1,9 @@
+"""PySOA's ``pysoa.common.logging``."""
+
+from servicewire.logging import (
+    PySOALogContextFilter,
+    RecursivelyCensoredDictWrapper,
+    SyslogHandler,
+)
+
+__all__ = ["PySOALogContextFilter", "RecursivelyCensoredDictWrapper", "SyslogHandler"]

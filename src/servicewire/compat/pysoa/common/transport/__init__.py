@@ -1,0 +1,3 @@
+"""PySOA's ``pysoa.common.transport``."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""PySOA's ``pysoa.server``."""
+
+__all__: list[str] = []

@@ -1,0 +1,9 @@
+"""PySOA's ``pysoa.server.coroutine``."""
+
+from servicewire.server.coroutine import (
+    CoroutineMiddleware,
+    DefaultCoroutineMiddleware,
+    MiddlewareCoroutine,
+)
+
+__all__ = ["CoroutineMiddleware", "DefaultCoroutineMiddleware", "MiddlewareCoroutine"]

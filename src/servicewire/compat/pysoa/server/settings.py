@@ -1,0 +1,5 @@
+"""PySOA's ``pysoa.server.settings``."""
+
+from servicewire.server import ServerSettings
+
+__all__ = ["ServerSettings"]

@@ -1,0 +1,3 @@
+"""PySOA's ``pysoa.test``."""
+
+__all__: list[str] = []
