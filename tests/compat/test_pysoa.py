@@ -76,7 +76,15 @@ PYSOA_MODULES: dict[str, set[str]] = {
     },
     "common.transport.redis_gateway": set(),
     "common.transport.redis_gateway.client": {"RedisClientTransport"},
-    "common.transport.redis_gateway.constants": {"ProtocolVersion"},
+    "common.transport.redis_gateway.constants": {
+        "DEFAULT_MAXIMUM_MESSAGE_BYTES_CLIENT",
+        "DEFAULT_MAXIMUM_MESSAGE_BYTES_SERVER",
+        "MINIMUM_CHUNKED_MESSAGE_BYTES",
+        "ProtocolVersion",
+        "REDIS_BACKEND_TYPES",
+        "REDIS_BACKEND_TYPE_SENTINEL",
+        "REDIS_BACKEND_TYPE_STANDARD",
+    },
     "common.transport.redis_gateway.server": {"RedisServerTransport"},
     "common.types": {
         "ActionRequest",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
-from servicewire import Client
+from servicewire import CallActionError, Client
 from servicewire.testing import stub_action
 
 
@@ -163,3 +164,19 @@ def test_ids_that_cannot_be_hashed_are_still_expanded() -> None:
             "clubs", "list_clubs", expansions={"club": ["captain"]}
         )
     assert stub.call_body == {"member_ids": [[1]]}
+
+
+def test_a_failed_futures_error_is_raised_again_with_its_first_traceback() -> None:
+    with stub_action("clubs", "list_clubs", errors=[{"code": "BROKEN", "message": "broken"}]):
+        future = Client({}).call_action_future("clubs", "list_clubs")
+        tracebacks = []
+        for _ in range(3):
+            try:
+                future.result()
+            except CallActionError as error:
+                tracebacks.append(traceback.format_tb(error.__traceback__))
+    first, second, third = tracebacks
+    # A later raise shows the line raising it again, then the frames of the first failure:
+    # the traceback does not grow with every call to result().
+    assert second == third
+    assert second[2:] == first[1:]

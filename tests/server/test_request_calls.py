@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pytest
 from pydantic import BaseModel
 
 from servicewire import (
@@ -266,8 +265,3 @@ def test_call_local_action_runs_no_middleware() -> None:
     actions_seen_by_middleware.clear()
     call_find_via({"key": "k"})
     assert actions_seen_by_middleware == ["find_via"]
-
-
-def test_call_local_action_needs_a_request_made_by_a_server() -> None:
-    with pytest.raises(RuntimeError, match="created by a Server"):
-        EnrichedActionRequest("find_via", {}).call_local_action("find", {"key": "k"})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from types import TracebackType
 from typing import Generic, TypeVar
 
 from servicewire.errors import MessageReceiveTimeout
@@ -21,18 +22,21 @@ class FutureResponse(Generic[T]):
     other outcome is remembered and returned (or raised) again on later calls.
     """
 
-    __slots__ = ("__weakref__", "_error", "_get_response", "_has_result", "_result")
+    __slots__ = ("__weakref__", "_error", "_get_response", "_has_result", "_result", "_traceback")
 
     def __init__(self, get_response: Callable[[float | None], T]) -> None:
         self._get_response = get_response
         self._has_result = False
         self._result: T | None = None
         self._error: BaseException | None = None
+        self._traceback: TracebackType | None = None
 
     def result(self, timeout: float | None = None) -> T:
         """Wait for the response (at most ``timeout`` seconds, if given) and return it."""
         if self._error is not None:
-            raise self._error
+            # Raised again with the traceback of its first raise, so that each raise shows
+            # where the call failed and not every earlier call to result() as well.
+            raise self._error.with_traceback(self._traceback)
         if self._has_result:
             return self._result  # type: ignore[return-value]
         try:
@@ -40,7 +44,7 @@ class FutureResponse(Generic[T]):
         except MessageReceiveTimeout:
             raise
         except Exception as error:
-            self._error = error
+            self._error, self._traceback = error, error.__traceback__
             raise
         self._result, self._has_result = result, True
         return result
