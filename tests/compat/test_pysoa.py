@@ -144,6 +144,7 @@ PYSOA_MODULES: dict[str, set[str]] = {
         "raises_only_error_codes",
         "raises_only_field_errors",
     },
+    "test.compatibility": {"mock"},
     "test.server": {"BaseServerTestCase", "PyTestServerTestCase", "UnitTestServerTestCase"},
     "test.stub_service": {
         "StubClient",

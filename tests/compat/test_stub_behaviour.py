@@ -180,3 +180,43 @@ def test_a_failed_futures_error_is_raised_again_with_its_first_traceback() -> No
     # the traceback does not grow with every call to result().
     assert second == third
     assert second[2:] == first[1:]
+
+
+def test_each_object_of_an_expanded_list_takes_the_nested_expansions() -> None:
+    settings = {
+        "type_routes": {
+            **EXPANSIONS["type_routes"],
+            "roster": route("members", "get_rosters", "club_ids", "rosters"),
+        },
+        "type_expansions": {
+            "club": {"roster": expansion("member", "roster", "id", "roster")},
+            "member": EXPANSIONS["type_expansions"]["member"],
+        },
+    }
+    rosters = {
+        "rosters": {
+            "c1": [
+                {"_type": "member", "id": "m1", "portrait_id": "p1"},
+                {"_type": "member", "id": "m2"},
+                {"_type": "member", "id": "m3", "portrait_id": "p3"},
+            ]
+        }
+    }
+    pictures = {"pictures": {"p1": {"uri": "p1.png"}, "p3": {"uri": "p3.png"}}}
+    with (
+        stub_action("pictures", "get_pictures", body=pictures) as pictures_stub,
+        stub_action("members", "get_rosters", body=rosters),
+        stub_action("clubs", "list_clubs", body={"clubs": [{"_type": "club", "id": "c1"}]}),
+    ):
+        body = (
+            Client({}, expansion_config=settings)
+            .call_action("clubs", "list_clubs", expansions={"club": ["roster", "roster.portrait"]})
+            .body
+        )
+    assert sorted(pictures_stub.call_body["picture_ids"]) == ["p1", "p3"]
+    roster = body["clubs"][0]["roster"]
+    assert [member.get("portrait") for member in roster] == [
+        {"uri": "p1.png"},
+        None,
+        {"uri": "p3.png"},
+    ]

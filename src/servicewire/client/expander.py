@@ -174,14 +174,20 @@ def _answer_for(found: dict[Any, Any], source: Any) -> Any:
 
 
 def _fill(obj: dict[str, Any], node: _Node, expanded: Any) -> list[tuple[dict[str, Any], _Node]]:
-    """Put ``expanded`` into ``obj``; return the nested expansions it is now a candidate for."""
+    """Put ``expanded`` into ``obj``; return the nested expansions it (or, for a list, each
+    object in it) is now a candidate for."""
     if expanded is None:
         return []
     obj[node.expansion.destination_field] = expanded
-    if not isinstance(expanded, dict):
+    # The expanded object (or each object of an expanded list, such as an employee's
+    # reports) is of the expansion's type, tagged or not.
+    if isinstance(expanded, dict):
+        objects = [expanded]
+    elif isinstance(expanded, list):
+        objects = [item for item in expanded if isinstance(item, dict)]
+    else:
         return []
-    # The expanded object is of the expansion's type, tagged or not.
-    return [(expanded, child) for child in node.children.values()]
+    return [(item, child) for item in objects for child in node.children.values()]
 
 
 def expansion_steps(
