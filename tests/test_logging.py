@@ -64,8 +64,13 @@ def test_sensitive_keys_are_matched_whatever_their_case() -> None:
     }
 
 
-def test_empty_and_missing_sensitive_values_are_left_visible() -> None:
-    assert censored({"password": None, "token": ""}) == {"password": None, "token": ""}
+def test_empty_missing_and_boolean_sensitive_values_are_left_visible() -> None:
+    assert censored({"password": None, "token": "", "passphrase": True, "pin": False}) == {
+        "password": None,
+        "token": "",
+        "passphrase": True,
+        "pin": False,
+    }
 
 
 def test_extra_fields_to_redact_are_censored_too() -> None:

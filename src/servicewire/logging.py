@@ -123,7 +123,8 @@ class RecursivelyCensoredDictWrapper:
 
     The value of every key named in ``SENSITIVE_FIELDS`` or ``extra_fields_to_redact``
     (compared without regard to case, so ``Password`` and ``PASSWORD`` count too) is
-    replaced, at any depth, unless it is ``None`` or empty; so is every string or integer
+    replaced, at any depth, unless it is ``None``, empty or a boolean (``"passphrase": True``
+    tells nothing secret, and PySOA kept it too); so is every string or integer
     that looks like a payment card number, whatever its key.
 
     The censored copy is made on first use and cached, so wrapping costs nothing when the log
@@ -161,6 +162,7 @@ class RecursivelyCensoredDictWrapper:
                     and key.casefold() in self._sensitive
                     and child is not None
                     and child != ""
+                    and not isinstance(child, bool)
                     else self._censor(child)
                 )
                 for key, child in value.items()
