@@ -39,6 +39,18 @@ class Recorder:
     ) -> None:
         self.calls.append((request_id, message_expiry_in_seconds, expects_reply))
 
+    def both_keywords(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        message_expiry_in_seconds: int | float | None = None,
+        *,
+        expects_reply: bool = True,
+        receive_follows: bool = False,
+    ) -> None:
+        self.calls.append((request_id, expects_reply, receive_follows))
+
     def old(
         self,
         request_id: int,
@@ -64,6 +76,23 @@ def test_a_transport_that_takes_the_keyword_is_told() -> None:
     sender_of(recorder.keyword)(1, {}, {}, 5, expects_reply=False)
     sender_of(recorder.any_keywords)(2, {}, {}, None, expects_reply=False)
     assert recorder.calls == [(1, 5, False), (2, {"expects_reply": False})]
+
+
+def test_a_transport_is_told_only_the_keywords_it_takes() -> None:
+    recorder = Recorder()
+    sender_of(recorder.both_keywords)(1, {}, {}, 5, expects_reply=False, receive_follows=True)
+    sender_of(recorder.keyword)(2, {}, {}, 5, expects_reply=False, receive_follows=True)
+    sender_of(recorder.any_keywords)(3, {}, {}, None, receive_follows=True)
+    assert recorder.calls == [(1, False, True), (2, 5, False), (3, {"receive_follows": True})]
+
+
+def test_a_transport_taking_both_keywords_is_called_directly() -> None:
+    recorder = Recorder()
+
+    class Transport:
+        send_request_message = recorder.both_keywords
+
+    assert request_sender(Transport()) == recorder.both_keywords  # type: ignore[arg-type]
 
 
 def test_a_transport_written_before_the_keyword_is_called_without_it() -> None:
@@ -112,6 +141,11 @@ def test_an_old_asyncio_transport_gives_a_coroutine_to_await() -> None:
         AsyncSqlClientTransport,
     ],
 )
-def test_every_transport_of_servicewire_takes_the_keyword(transport_class: type) -> None:
-    parameter = inspect.signature(transport_class.send_request_message).parameters["expects_reply"]
-    assert (parameter.kind, parameter.default) == (inspect.Parameter.KEYWORD_ONLY, True)
+def test_every_transport_of_servicewire_takes_the_keywords(transport_class: type) -> None:
+    parameters = inspect.signature(transport_class.send_request_message).parameters
+    expects_reply, receive_follows = parameters["expects_reply"], parameters["receive_follows"]
+    assert (expects_reply.kind, expects_reply.default) == (inspect.Parameter.KEYWORD_ONLY, True)
+    assert (receive_follows.kind, receive_follows.default) == (
+        inspect.Parameter.KEYWORD_ONLY,
+        False,
+    )

@@ -162,7 +162,7 @@ class Client(BaseClient):
             context=context,
             control_extra=control_extra,
         )
-        handler, request_id = self._send_job(service_name, actions, options)
+        handler, request_id = self._send_job(service_name, actions, options, awaited=True)
         return self._job_response(handler, request_id, timeout, True, options)
 
     def call_actions_future(
@@ -224,7 +224,7 @@ class Client(BaseClient):
             control_extra=control_extra,
         )
         request = ActionRequest(action, body if body is not None else {})
-        handler, request_id = self._send_job(service_name, (request,), options)
+        handler, request_id = self._send_job(service_name, (request,), options, awaited=True)
         return first_action(self._job_response(handler, request_id, timeout, True, options))
 
     def call_action_future(
@@ -258,16 +258,22 @@ class Client(BaseClient):
         return self._future(lambda wait: first_action(get_job(wait)), timeout)
 
     def _send_job(
-        self, service_name: str, actions: Iterable[ActionArgument], options: CallOptions
+        self,
+        service_name: str,
+        actions: Iterable[ActionArgument],
+        options: CallOptions,
+        *,
+        awaited: bool = False,
     ) -> tuple[ServiceHandler, int]:
-        """Build and send one job; return its handler and request id."""
+        """Build and send one job; return its handler and request id. ``awaited``: the
+        reply is waited for at once (the transport may send the request with that wait)."""
         if options.expansions:
             self._check_expansions(options.expansions)
         handler = self._get_handler(service_name)
         job = self._make_job(
             actions, options, options.correlation_id, self._caller(options.context)
         )
-        return handler, handler.send_request(job, options.timeout)
+        return handler, handler.send_request(job, options.timeout, receive_follows=awaited)
 
     def _job_response(
         self,

@@ -159,8 +159,10 @@ class ServiceHandler(BaseServiceHandler):
             transport_reference.object(service_name, self.metrics, **transport_reference.kwargs)
         )
         self._own_transport = self.transport
-        # Ids of the requests being sent that expect no reply, for the transport to be told.
+        # Ids of the requests being sent that expect no reply, and of those whose reply is
+        # waited for at once, for the transport to be told.
         self._sent_without_reply: set[int] = set()
+        self._awaited_at_once: set[int] = set()
         self._send = make_middleware_stack(
             [middleware.request for middleware in self.middleware], self._send_to_transport
         )
@@ -201,6 +203,7 @@ class ServiceHandler(BaseServiceHandler):
             job_request.to_dict(),
             message_expiry_in_seconds,
             expects_reply=request_id not in self._sent_without_reply,
+            receive_follows=request_id in self._awaited_at_once,
         )
 
     def send_request(
@@ -209,16 +212,21 @@ class ServiceHandler(BaseServiceHandler):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expect_response: bool = True,
+        receive_follows: bool = False,
     ) -> int:
         """Send ``job_request`` (through the middleware) and return its request id.
 
         With ``expect_response=False`` (the job's ``suppress_response``) no reply is waited
-        for, and the transport is told that none comes.
+        for, and the transport is told that none comes. ``receive_follows=True`` promises
+        that this thread waits for the reply at once (:meth:`wait_for`), so that the
+        transport may send the request together with that wait.
         """
         request_id = next(self._request_ids)
         meta: dict[str, Any] = {"client_version": list(CLIENT_PROTOCOL_VERSION)}
         if not expect_response:
             self._sent_without_reply.add(request_id)
+        elif receive_follows:
+            self._awaited_at_once.add(request_id)
         try:
             if self.metrics.enabled:
                 started = time.perf_counter()
@@ -233,6 +241,8 @@ class ServiceHandler(BaseServiceHandler):
         finally:
             if not expect_response:
                 self._sent_without_reply.discard(request_id)
+            elif receive_follows:
+                self._awaited_at_once.discard(request_id)
         if expect_response:
             self._state().outstanding.add(request_id)
         return request_id

@@ -192,6 +192,7 @@ class StubbingClientTransport(_Stubbing, ClientTransport):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         job = plan_job(
             self.service_name,
@@ -204,7 +205,12 @@ class StubbingClientTransport(_Stubbing, ClientTransport):
         )
         if job is None:
             self._send_on(
-                request_id, meta, body, message_expiry_in_seconds, expects_reply=expects_reply
+                request_id,
+                meta,
+                body,
+                message_expiry_in_seconds,
+                expects_reply=expects_reply,
+                receive_follows=receive_follows,
             )
         elif job.part is not None:
             self._send_part(job)
@@ -269,6 +275,7 @@ class AsyncStubbingClientTransport(_Stubbing, AsyncClientTransport):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         job = plan_job(
             self.service_name,
@@ -341,6 +348,7 @@ class UnconfiguredServiceTransport(ClientTransport):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         raise _refuse(self.service_name, body)
 
@@ -361,6 +369,7 @@ class AsyncUnconfiguredServiceTransport(AsyncClientTransport):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         raise _refuse(self.service_name, body)
 

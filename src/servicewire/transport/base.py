@@ -106,13 +106,17 @@ class ClientTransport(Transport, abc.ABC):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         """Send a request.
 
         ``expects_reply`` is ``False`` for a request sent without a reply coming (the job's
         ``control["suppress_response"]``): the caller says so, and the transport need not
-        read it from the body. A transport whose method does not take the keyword still
-        works: callers that use :func:`request_sender` leave it out for such a transport.
+        read it from the body. ``receive_follows`` is ``True`` when the caller's next call
+        on this thread is :meth:`receive_response_message`, at once (a call that waits for
+        its reply): a transport may then hold the request back and send it together with
+        the wait for the reply. A transport whose method does not take these keywords still
+        works: callers that use :func:`request_sender` leave them out for such a transport.
 
         Raises ``ConnectionError``, ``MessageSendError``, ``MessageSendTimeout`` or
         ``MessageTooLarge``.
@@ -208,6 +212,7 @@ class AsyncClientTransport(Transport, abc.ABC):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         """Send a request (see :meth:`ClientTransport.send_request_message`)."""
 
@@ -222,44 +227,53 @@ class AsyncClientTransport(Transport, abc.ABC):
 
 
 RequestSender = Callable[..., Any]
-"""A transport's ``send_request_message``, taking ``expects_reply`` as a keyword."""
+"""A transport's ``send_request_message``, taking ``expects_reply`` and ``receive_follows``
+as keywords."""
+
+# The keywords of send_request_message that transports written before them do not take.
+_TELLING_KEYWORDS = ("expects_reply", "receive_follows")
 
 
 def request_sender(transport: ClientTransport | AsyncClientTransport) -> RequestSender:
-    """``transport.send_request_message``, to be called with the ``expects_reply`` keyword.
+    """``transport.send_request_message``, to be called with the ``expects_reply`` and
+    ``receive_follows`` keywords.
 
-    Transports written before the keyword existed do not take it; for those, the function
+    Transports written before a keyword existed do not take it; for those, the function
     returned leaves it out. Call this once per transport (it reads the method's signature),
     not once per request.
     """
     send = transport.send_request_message
-    if _takes_expects_reply(send):
+    taken = _keywords_taken(send)
+    if len(taken) == len(_TELLING_KEYWORDS):
         return send
 
-    def send_without_telling(
+    def send_telling_what_it_takes(
         request_id: int,
         meta: dict[str, Any],
         body: dict[str, Any],
         message_expiry_in_seconds: int | float | None = None,
-        *,
-        expects_reply: bool = True,
+        **told: bool,
     ) -> Any:
         # The result is returned, so that the asyncio twin's coroutine is awaited by the caller.
-        return send(request_id, meta, body, message_expiry_in_seconds)
+        kept = {name: value for name, value in told.items() if name in taken}
+        return send(request_id, meta, body, message_expiry_in_seconds, **kept)
 
-    return send_without_telling
+    return send_telling_what_it_takes
 
 
-def _takes_expects_reply(function: Callable[..., Any]) -> bool:
+def _keywords_taken(function: Callable[..., Any]) -> set[str]:
+    """Which of the telling keywords ``function`` takes."""
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
-        return False
-    return any(
-        parameter.kind is inspect.Parameter.VAR_KEYWORD
-        or (
-            parameter.name == "expects_reply"
+        return set()
+    taken = set()
+    for parameter in parameters:
+        if parameter.kind is inspect.Parameter.VAR_KEYWORD:
+            return set(_TELLING_KEYWORDS)
+        if (
+            parameter.name in _TELLING_KEYWORDS
             and parameter.kind is not inspect.Parameter.POSITIONAL_ONLY
-        )
-        for parameter in parameters
-    )
+        ):
+            taken.add(parameter.name)
+    return taken

@@ -115,6 +115,7 @@ class LocalClientTransport(ClientTransport, ServerTransport):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         """Handle the request in this thread; the response is ready when this returns."""
         self._state.request = ReceivedMessage(request_id, meta, body)
@@ -204,6 +205,7 @@ class AsyncLocalClientTransport(AsyncClientTransport):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         """Start handling the request in a worker thread; return without waiting for it."""
         handling = asyncio.ensure_future(

@@ -24,6 +24,7 @@ from servicewire import (
 )
 from servicewire.serializer import MsgpackSerializer
 from servicewire.transport.redis import RedisClientTransport
+from servicewire.transport.redis.link import QueueLink
 from servicewire.transport.redis.protocol import (
     ProtocolVersion,
     build_frame,
@@ -412,3 +413,33 @@ def test_server_thread_in_a_fixture_stops(redis_url: str) -> None:
     with serving(EchoServer, layer(redis_url)) as server:
         assert not server.shutting_down
     assert server.shutting_down
+
+
+def test_a_future_call_sends_its_request_at_once(redis_url: str, redis_client: redis.Redis) -> None:
+    client = make_client("echo", layer(redis_url))
+    future = client.call_action_future("echo", "echo", {"x": 1})
+    # Nobody waits for the reply yet: the request must not be held back for that wait.
+    assert redis_client.llen("pysoa:service.echo") == 1
+    del future
+
+
+def test_a_call_waiting_at_once_sends_its_request_with_the_wait(
+    echo_server: Callable[..., Any], redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    echo_server()
+    client = make_client("echo", layer(redis_url))
+    held: list[bool] = []
+    push = QueueLink.push
+
+    def recording_push(link: QueueLink, key: str, *args: Any, **kwargs: Any) -> None:
+        if key == "pysoa:service.echo":  # requests only (the server pushes in this process too)
+            held.append(kwargs.get("hold", False))
+        push(link, key, *args, **kwargs)
+
+    monkeypatch.setattr(QueueLink, "push", recording_push)
+    assert client.call_action("echo", "echo", {"x": 1}).body == {"x": 1}
+    assert client.call_actions("echo", [{"action": "echo", "body": {"y": 2}}]).actions[0].body == {
+        "y": 2
+    }
+    client.call_action_future("echo", "echo", {"z": 3}).result()
+    assert held == [True, True, False]

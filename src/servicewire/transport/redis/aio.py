@@ -175,6 +175,7 @@ class AsyncRedisClientTransport(AsyncClientTransport):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         """Push a request onto the service's queue, naming this transport's reply queue (see
         :meth:`RedisClientTransport.send_request_message`)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -311,23 +311,28 @@ class RedisBackend(BackendBase):
         return ("BLPOP", key, blpop_timeout(timeout, self.whole_second_timeouts))
 
     def read_pop(
-        self, connection: SyncConnection, key: str, timeout: float, count: int = 1
+        self,
+        connection: SyncConnection,
+        read: Callable[[float], Any],
+        key: str,
+        timeout: float,
+        count: int = 1,
     ) -> list[bytes]:
-        """Read the answer to ``pop_command(key, timeout, count)``: the popped items, none
-        when the timeout passed.
+        """Read, with ``read(limit)``, the answer to ``pop_command(key, timeout, count)``
+        sent on ``connection``: the popped items, none when the timeout passed.
 
         Waits at most a little longer than ``timeout`` for Redis to answer; a server that
         stays silent raises ``redis.TimeoutError`` (and the connection is closed).
         """
+        limit = timeout + BLOCKING_READ_MARGIN
         while True:
             try:
                 # One wait on the socket (redis-py's can_read would add a liveness probe
                 # of two more system calls to each pop).
-                response = connection.read_response(timeout=timeout + BLOCKING_READ_MARGIN)
+                response = read(limit)
             except redis.TimeoutError:
                 raise redis.TimeoutError(
-                    f"Redis did not answer a {timeout:.3f} s blocking pop within "
-                    f"{timeout + BLOCKING_READ_MARGIN:.3f} s"
+                    f"Redis did not answer a {timeout:.3f} s blocking pop within {limit:.3f} s"
                 ) from None
             except redis.ResponseError as error:
                 if not self._fall_back(error):

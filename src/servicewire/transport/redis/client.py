@@ -120,13 +120,15 @@ class RedisClientTransport(ClientTransport):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         """Push a request onto the service's queue, naming this thread's reply queue.
 
         A full queue is retried (PySOA's back-off) within ``queue_full_timeout_in_seconds``
         and the message's own expiry, then raises ``MessageSendError`` (possibly from the
         next receive: when the request queue and the reply queue share a host, the push is
-        acknowledged with the wait for the reply, saving a round trip).
+        acknowledged with the wait for the reply, saving a round trip). With
+        ``receive_follows``, a small request is written together with that wait.
         """
         receiver = self._receiver()
         codec = self.codec
@@ -144,6 +146,7 @@ class RedisClientTransport(ClientTransport):
                     wake_key=receiver.key,
                     max_wait=max_wait,
                     request_id=request_id,
+                    hold=receive_follows,
                 )
             else:
                 link.push(self.codec.request_queue, frames, expiry, max_wait=max_wait)

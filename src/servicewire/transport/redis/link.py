@@ -33,6 +33,7 @@ from servicewire.transport.redis.backend import (
     queue_full_error,
     retry_pauses,
 )
+from servicewire.transport.redis.socket_timeouts import KernelTimeouts
 
 __all__ = ["PendingPush", "QueueLink"]
 
@@ -40,6 +41,9 @@ __all__ = ["PendingPush", "QueueLink"]
 _MAXIMUM_PENDING = 64
 # A connection that answered this recently is alive; an idler one is checked before use.
 _CHECK_IDLE_AFTER = 1.0
+# A push held back to share a write with the next command is at most this large (a larger
+# one gains nothing from sharing and would be copied to be joined).
+_MOST_HELD_BYTES = 16 * 1024
 
 _links: weakref.WeakSet[QueueLink] = weakref.WeakSet()
 
@@ -48,6 +52,8 @@ def _forget_connections_after_fork() -> None:
     # A forked child must never talk on its parent's sockets.
     for link in list(_links):
         link.connection = None
+        link.timeouts = None
+        link.unsent = None
         link.pending.clear()
         link.refused.clear()
 
@@ -89,13 +95,19 @@ class QueueLink:
         "last_answer",
         "pending",
         "refused",
+        "timeouts",
+        "unsent",
     )
 
     def __init__(self, backend: RedisBackend, host: int) -> None:
         self.backend = backend
         self.host = host
         self.connection: SyncConnection | None = None
+        # The connection's socket bounds, when the kernel keeps them (see KernelTimeouts).
+        self.timeouts: KernelTimeouts | None = None
         self.pending: list[PendingPush] = []
+        # A push held back to go out in one write with the command after it (see push).
+        self.unsent: bytes | None = None
         self.refused: list[PendingPush] = []
         self.last_answer = 0.0
         _links.add(self)
@@ -108,25 +120,50 @@ class QueueLink:
         connection = self.connection
         if connection is None:
             connection = self.connection = self.backend.connection(self.host)
+            self.timeouts = KernelTimeouts.of(connection)
         elif not self.pending and time.monotonic() - self.last_answer > _CHECK_IDLE_AFTER:
             # Readable while nothing is expected: the server closed it (a restart, say).
             try:
                 stale = connection.can_read(0)
             except CONNECTION_ERRORS:
                 stale = True
-            if stale:
+            timeouts = self.timeouts
+            if stale or (timeouts is not None and not timeouts.is_current()):
                 connection.disconnect()
+                cast(Any, connection).connect()
+                self.timeouts = KernelTimeouts.of(connection)
         return connection
 
+    def _read(self, connection: SyncConnection, limit: float) -> Any:
+        """The next answer on ``connection``, waiting at most about ``limit`` seconds."""
+        timeouts = self.timeouts
+        if timeouts is None:
+            return connection.read_response(timeout=limit)
+        return timeouts.read(limit)
+
     def _send(self, command: tuple[object, ...], doing: str) -> SyncConnection:
+        packed = hiredis.pack_command(cast(Any, command))
+        unsent = self.unsent
+        if unsent is not None:
+            self.unsent = None
+            packed = unsent + packed
         try:
             connection = self._ready_connection()
-            connection.send_packed_command(
-                [hiredis.pack_command(cast(Any, command))], check_health=False
-            )
+            connection.send_packed_command([packed], check_health=False)
         except CONNECTION_ERRORS as error:
             raise self._lost(error, doing) from None
         return connection
+
+    def flush(self) -> None:
+        """Write a push held back by :meth:`push` (``hold=True``), if one is."""
+        unsent = self.unsent
+        if unsent is None:
+            return
+        self.unsent = None
+        try:
+            self._ready_connection().send_packed_command([unsent], check_health=False)
+        except CONNECTION_ERRORS as error:
+            raise self._lost(error, "push") from None
 
     def push(
         self,
@@ -137,12 +174,16 @@ class QueueLink:
         wake_key: str | None = None,
         max_wait: float | None = None,
         request_id: int | None = None,
+        hold: bool = False,
     ) -> None:
         """Write an atomic push of ``frames`` onto ``key``; its acknowledgement is read by
         the next :meth:`pop` or :meth:`settle`.
 
         ``wake_key``, the sender's own reply queue on this host, receives a marker if the
-        queue is full, so that the sender's next pop returns at once.
+        queue is full, so that the sender's next pop returns at once. With ``hold``, a
+        small push is kept back and written together with the next command on this link
+        (the wait for its reply, as a rule): one system call and one read by Redis instead
+        of two. Only a caller that sends that next command at once may hold a push.
         """
         if len(self.pending) >= _MAXIMUM_PENDING:
             self.settle()
@@ -156,12 +197,21 @@ class QueueLink:
                 "EVAL", PUSH_SCRIPT, 2, key, wake_key, expiry, capacity, QUEUE_FULL_MARKER,
                 *frames,
             )  # fmt: skip
-        self._send(command, f"push to {key}")
+        if hold and self.unsent is None and sum(map(len, frames)) <= _MOST_HELD_BYTES:
+            try:
+                # Now, while nothing is pending: a connection idle for long is checked.
+                self._ready_connection()
+            except CONNECTION_ERRORS as error:
+                raise self._lost(error, f"push to {key}") from None
+            self.unsent = hiredis.pack_command(cast(Any, command))
+        else:
+            self._send(command, f"push to {key}")
         self.pending.append(PendingPush(key, frames, expiry, max_wait, wake_key, request_id))
 
     def settle(self) -> None:
         """Read the acknowledgements of the pushes written so far; refused ones go to
         :attr:`refused`."""
+        self.flush()
         connection = self.connection
         pending = self.pending
         if not pending or connection is None:
@@ -236,7 +286,9 @@ class QueueLink:
                     connection.disconnect()
                     raise self.refusal(push)
         try:
-            items = backend.read_pop(connection, key, timeout, count)
+            items = backend.read_pop(
+                connection, lambda limit: self._read(connection, limit), key, timeout, count
+            )
         except CONNECTION_ERRORS as error:
             raise self._lost(error, f"wait on {key}") from None
         except redis.ResponseError as error:
@@ -260,7 +312,7 @@ class QueueLink:
         connection = self._send(command, f"wait on {source}")
         self.settle()
         try:
-            item = connection.read_response(timeout=timeout + BLOCKING_READ_MARGIN)
+            item = self._read(connection, timeout + BLOCKING_READ_MARGIN)
         except CONNECTION_ERRORS as error:
             raise self._lost(error, f"wait on {source}") from None
         except redis.ResponseError as error:
@@ -283,6 +335,7 @@ class QueueLink:
 
     def _lost(self, error: BaseException, doing: str) -> TransportConnectionError:
         """Drop the connection (the next use takes a fresh one from the pool)."""
+        self.unsent = None
         unknown = len(self.pending)
         if unknown:
             doing += f"; {unknown} push(es) may not have been delivered"
@@ -295,6 +348,8 @@ class QueueLink:
     def _drop(self) -> None:
         """Close the connection; the next use takes a fresh one from the pool."""
         connection, self.connection = self.connection, None
+        self.timeouts = None
+        self.unsent = None
         if connection is not None:
             connection.disconnect()
             self.backend.release(self.host, connection)
@@ -302,11 +357,15 @@ class QueueLink:
     def close(self) -> None:
         """Give the connection back to its pool (closed if anything is still in flight)."""
         connection, self.connection = self.connection, None
+        timeouts, self.timeouts = self.timeouts, None
+        self.unsent = None
         if connection is None:
             return
         if self.pending:
             self.pending.clear()
             connection.disconnect()
+        elif timeouts is not None:
+            timeouts.restore()
         self.backend.release(self.host, connection)
 
 

@@ -130,6 +130,7 @@ class AsyncSqlClientTransport(AsyncClientTransport):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         """Queue a request (see ``SqlClientTransport.send_request_message``)."""
         reply_to = self._inbox.reply_to

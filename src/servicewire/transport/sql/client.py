@@ -289,6 +289,7 @@ class SqlClientTransport(ClientTransport):
         message_expiry_in_seconds: int | float | None = None,
         *,
         expects_reply: bool = True,
+        receive_follows: bool = False,
     ) -> None:
         """Queue a request. Raises ``MessageTooLarge`` over
         ``maximum_message_size_in_bytes`` and ``MessageSendError`` when the queue is full
