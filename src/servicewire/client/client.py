@@ -278,9 +278,7 @@ class Client(BaseClient):
         options: CallOptions,
     ) -> JobResponse:
         """Wait for the reply to one job (at most ``wait``), check it and expand it."""
-        response = handler.wait_for((request_id,), wait, give_up_on_timeout=give_up_on_timeout)[
-            request_id
-        ]
+        response = handler.wait_for_one(request_id, wait, give_up_on_timeout=give_up_on_timeout)
         self._check_errors(response, options)
         if options.expansions:
             self._expand(response.actions, options)
