@@ -50,7 +50,19 @@ def parse_request(request_id: int, meta: dict[str, Any], body: Any) -> ReceivedR
     """The :class:`ReceivedRequest` of a delivered message (never raises)."""
     control = body.get("control") if isinstance(body, dict) else None
     expects_reply = not (isinstance(control, dict) and control.get("suppress_response"))
-    client_version, problem = read_client_version(meta)
+    version = meta.get("client_version")
+    if (
+        type(version) is list
+        and len(version) == 3
+        and type(version[0]) is int
+        and type(version[1]) is int
+        and type(version[2]) is int
+    ):
+        # What every PySOA and servicewire client sends, read without a call.
+        client_version: tuple[int, ...] = tuple(version)
+        problem = None
+    else:
+        client_version, problem = read_client_version(meta)
     if problem is not None:
         error = Error(
             code=ERROR_CODE_INVALID,

@@ -115,10 +115,6 @@ class _HasClient:
         self._client_holder = _ClientHolder(client, None)  # type: ignore[misc]
 
 
-def _holder(client: Client | None, factory: Callable[[], Client] | None) -> _ClientHolder | None:
-    return None if client is None and factory is None else _ClientHolder(client, factory)
-
-
 class EnrichedJobRequest(_HasClient, JobRequest):
     """A validated job request, plus the ``client`` and ``run_coroutine`` helpers.
 
@@ -142,7 +138,11 @@ class EnrichedJobRequest(_HasClient, JobRequest):
         self.control = control if control is not None else {}
         self.context = context if context is not None else {}
         self.actions = actions if actions is not None else []
-        self._client_holder = _holder(client, client_factory)
+        self._client_holder = (
+            None
+            if client is None and client_factory is None
+            else _ClientHolder(client, client_factory)
+        )
         self.run_coroutine = run_coroutine
 
 
@@ -176,7 +176,11 @@ class EnrichedActionRequest(_HasClient, ActionRequest):
         )
         self.context: Context = context if context is not None else {}
         self.control: Control = control if control is not None else {}
-        self._client_holder = _holder(client, client_factory)
+        self._client_holder = (
+            None
+            if client is None and client_factory is None
+            else _ClientHolder(client, client_factory)
+        )
         self.run_coroutine = run_coroutine
         self._server: LocalActionRunner | None = None
 
