@@ -196,67 +196,72 @@ def well_formed_job(job_request: Any) -> JobRequest | None:
     """
     if type(job_request) is not dict or len(job_request) != 3:
         return None
-    control = job_request.get("control")
-    context = job_request.get("context")
-    actions = job_request.get("actions")
-    if type(control) is not dict or type(context) is not dict or type(actions) is not list:
-        return None
-    if not actions:
-        return None
+    try:
+        # A missing key is a KeyError, which costs nothing until raised.
+        control = job_request["control"]
+        context = job_request["context"]
+        actions = job_request["actions"]
+        if type(control) is not dict or type(context) is not dict or type(actions) is not list:
+            return None
+        if not actions:
+            return None
 
-    continue_on_error = control.get("continue_on_error")
-    if type(continue_on_error) is not bool:
-        return None
-    control_copy: Control = {"continue_on_error": continue_on_error}
-    if "suppress_response" in control:
-        suppress_response = control["suppress_response"]
-        if type(suppress_response) is not bool:
+        continue_on_error = control["continue_on_error"]
+        if type(continue_on_error) is not bool:
             return None
-        control_copy["suppress_response"] = suppress_response
-    if len(control) > len(control_copy) and not _copy_extras(control, control_copy):
-        return None
-
-    correlation_id = context.get("correlation_id")
-    switches = context.get("switches")
-    if type(correlation_id) is not str or type(switches) is not list:
-        return None
-    for switch in switches:
-        if type(switch) is not int:
-            return None
-    context_copy: Context = {"correlation_id": correlation_id, "switches": switches.copy()}
-    if "caller" in context:
-        caller = context["caller"]
-        if type(caller) is not str:
-            return None
-        context_copy["caller"] = caller
-    if "calling_service" in context:
-        calling_service = context["calling_service"]
-        if type(calling_service) is not str:
-            return None
-        context_copy["calling_service"] = calling_service
-    if len(context) > len(context_copy) and not _copy_extras(context, context_copy):
-        return None
-
-    action_requests = []
-    for action in actions:
-        if type(action) is not dict:
-            return None
-        name = action.get("action")
-        if type(name) is not str:
-            return None
-        if len(action) == 1:
-            body: Body = {}
-        elif len(action) == 2 and "body" in action:
-            given = action["body"]
-            if type(given) is not dict:
+        control_copy: Control = {"continue_on_error": continue_on_error}
+        if "suppress_response" in control:
+            suppress_response = control["suppress_response"]
+            if type(suppress_response) is not bool:
                 return None
-            for key in given:
-                if type(key) is not str:
-                    return None
-            body = given.copy()
-        else:
+            control_copy["suppress_response"] = suppress_response
+        if len(control) > len(control_copy) and not _copy_extras(control, control_copy):
             return None
-        action_requests.append(ActionRequest(name, body))
+
+        correlation_id = context["correlation_id"]
+        switches = context["switches"]
+        if type(correlation_id) is not str or type(switches) is not list:
+            return None
+        if switches:
+            for switch in switches:
+                if type(switch) is not int:
+                    return None
+        context_copy: Context = {"correlation_id": correlation_id, "switches": switches.copy()}
+        if "caller" in context:
+            caller = context["caller"]
+            if type(caller) is not str:
+                return None
+            context_copy["caller"] = caller
+        if "calling_service" in context:
+            calling_service = context["calling_service"]
+            if type(calling_service) is not str:
+                return None
+            context_copy["calling_service"] = calling_service
+        if len(context) > len(context_copy) and not _copy_extras(context, context_copy):
+            return None
+
+        action_requests = []
+        for action in actions:
+            if type(action) is not dict:
+                return None
+            name = action["action"]
+            if type(name) is not str:
+                return None
+            if len(action) == 1:
+                body: Body = {}
+            elif len(action) == 2:
+                given = action["body"]
+                if type(given) is not dict:
+                    return None
+                for key in given:
+                    if type(key) is not str:
+                        return None
+                body = given.copy()
+            else:
+                return None
+            action_requests.append(ActionRequest(name, body))
+    except KeyError:
+        return None
     return JobRequest(control_copy, context_copy, action_requests)
 
 
