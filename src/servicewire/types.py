@@ -179,4 +179,9 @@ class JobResponse:
 
 
 def _action_response(data: Mapping[str, Any] | ActionResponse) -> ActionResponse:
-    return data if isinstance(data, ActionResponse) else ActionResponse.from_dict(data)
+    # ActionResponse.from_dict, inlined: one per action of every response read.
+    if isinstance(data, ActionResponse):
+        return data
+    return ActionResponse(
+        data["action"], _errors_from(data) if data.get("errors") else [], data.get("body") or {}
+    )

@@ -18,7 +18,7 @@ from servicewire.client.base import (
 from servicewire.client.expander import expansion_steps
 from servicewire.client.futures import FutureResponse
 from servicewire.client.handler import ServiceHandler
-from servicewire.client.options import call_options
+from servicewire.client.options import DEFAULT_OPTIONS, call_options
 from servicewire.client.settings import ClientSettings
 from servicewire.errors import TransportError
 from servicewire.types import (
@@ -213,16 +213,29 @@ class Client(BaseClient):
         With ``raise_job_errors=False``, a job that failed returns its list of job errors
         in place of the action response.
         """
-        options = call_options(
-            expansions=expansions,
-            raise_job_errors=raise_job_errors,
-            raise_action_errors=raise_action_errors,
-            timeout=timeout,
-            switches=switches,
-            correlation_id=correlation_id,
-            context=context,
-            control_extra=control_extra,
-        )
+        if (
+            expansions is None
+            and raise_job_errors is True
+            and raise_action_errors is True
+            and timeout is None
+            and switches is None
+            and correlation_id is None
+            and context is None
+            and control_extra is None
+        ):
+            # What call_options gives a call with no options, without calling it.
+            options = DEFAULT_OPTIONS
+        else:
+            options = call_options(
+                expansions=expansions,
+                raise_job_errors=raise_job_errors,
+                raise_action_errors=raise_action_errors,
+                timeout=timeout,
+                switches=switches,
+                correlation_id=correlation_id,
+                context=context,
+                control_extra=control_extra,
+            )
         request = ActionRequest(action, body if body is not None else {})
         handler, request_id = self._send_job(service_name, (request,), options)
         return first_action(self._job_response(handler, request_id, timeout, True, options))

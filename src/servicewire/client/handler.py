@@ -234,7 +234,11 @@ class ServiceHandler(BaseServiceHandler):
             if not expect_response:
                 self._sent_without_reply.discard(request_id)
         if expect_response:
-            self._state().outstanding.add(request_id)
+            try:
+                state: _ThreadState = self._local.state
+            except AttributeError:
+                state = self._state()
+            state.outstanding.add(request_id)
         return request_id
 
     def wait_for(
@@ -295,7 +299,11 @@ class ServiceHandler(BaseServiceHandler):
         give_up_on_timeout: bool = True,
     ) -> JobResponse:
         """The reply to ``request_id``: :meth:`wait_for` of one request."""
-        state = self._state()
+        try:
+            # self._state(), without its call: the send made it.
+            state: _ThreadState = self._local.state
+        except AttributeError:
+            state = self._state()
         if timeout is None and not state.received:
             # The usual case: no reply came early, and the next one is usually this one's,
             # taken here without the bookkeeping of a wait for several.

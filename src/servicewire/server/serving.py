@@ -201,7 +201,8 @@ class Serving:
             message = None
             if request.expects_reply:
                 response, message = self._send_response(request, response)
-            self._log_response(request, response, message)
+            if self.job_logger.isEnabledFor(self._highest_level):
+                self._log_response(request, response, message)
             if observed is not None:
                 events.job_done(request, response)
             if metrics_enabled:
@@ -312,8 +313,7 @@ class Serving:
     def _log_response(
         self, request: ReceivedRequest, response: JobResponse, message: dict[str, Any] | None
     ) -> None:
-        if not self.job_logger.isEnabledFor(self._highest_level):
-            return
+        # Called when the logger is enabled for at least one of the two levels.
         failed = bool(response.errors) or any(action.errors for action in response.actions)
         level = self.error_level if failed else self.success_level
         if not self.job_logger.isEnabledFor(level):
