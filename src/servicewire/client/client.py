@@ -223,19 +223,29 @@ class Client(BaseClient):
             and context is None
             and control_extra is None
         ):
-            # What call_options gives a call with no options, without calling it.
-            options = DEFAULT_OPTIONS
-        else:
-            options = call_options(
-                expansions=expansions,
-                raise_job_errors=raise_job_errors,
-                raise_action_errors=raise_action_errors,
-                timeout=timeout,
-                switches=switches,
-                correlation_id=correlation_id,
-                context=context,
-                control_extra=control_extra,
+            # A call with no options, the most common by far: sent and read here, without
+            # the helpers that options need (expansions, timeouts, a given correlation id).
+            handler = self._get_handler(service_name)
+            job = self._make_job(
+                (ActionRequest(action, body if body is not None else {}),),
+                DEFAULT_OPTIONS,
+                None,
+                self._caller(None, 1),
             )
+            response = handler.wait_for_one(handler.send_request(job))
+            # Job errors are raised here, so the first action is the answer (first_action).
+            self._check_errors(response, DEFAULT_OPTIONS)
+            return response.actions[0]
+        options = call_options(
+            expansions=expansions,
+            raise_job_errors=raise_job_errors,
+            raise_action_errors=raise_action_errors,
+            timeout=timeout,
+            switches=switches,
+            correlation_id=correlation_id,
+            context=context,
+            control_extra=control_extra,
+        )
         request = ActionRequest(action, body if body is not None else {})
         handler, request_id = self._send_job(service_name, (request,), options)
         return first_action(self._job_response(handler, request_id, timeout, True, options))
