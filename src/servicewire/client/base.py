@@ -210,6 +210,17 @@ class BaseClient:
     ) -> Context:
         context = options.context
         switches = options.switches
+        if not (context or switches or self.context):
+            # Nothing to merge (most calls): the same dict as below, made at once.
+            made: Context = {
+                "correlation_id": correlation_id
+                if correlation_id is not None
+                else _correlation_ids.getrandbits(128).to_bytes(16, "big").hex()
+            }
+            if caller is not None:
+                made["caller"] = caller
+            made["switches"] = []
+            return made
         merged = {**self.context, **context} if context else self.context.copy()
         if correlation_id is not None:
             merged["correlation_id"] = correlation_id
