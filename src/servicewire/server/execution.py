@@ -12,7 +12,7 @@ from servicewire.errors import ERROR_CODE_ACTION_TIMEOUT, ActionError, HarakiriI
 from servicewire.logging import reset_log_context, set_log_action
 from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.server.invocation import ActionFactory, unknown_action_error
-from servicewire.server.request import RequestSwitchSet
+from servicewire.server.request import NO_SWITCHES, RequestSwitchSet
 from servicewire.types import ActionResponse, Error, JobResponse
 
 if TYPE_CHECKING:
@@ -74,7 +74,8 @@ class ActionExecutor:
         responses: list[ActionResponse] = []
         context = job_request.context
         control = job_request.control
-        switches = RequestSwitchSet(context["switches"])
+        given_switches = context["switches"]
+        switches = RequestSwitchSet(given_switches) if given_switches else NO_SWITCHES
         continue_on_error = control.get("continue_on_error", False)
         run_coroutine = job_request.run_coroutine
         client_holder = job_request._client_holder

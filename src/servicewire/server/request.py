@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from servicewire.client.client import Client
 
 __all__ = [
+    "NO_SWITCHES",
     "EnrichedActionRequest",
     "EnrichedJobRequest",
     "RequestSwitchSet",
@@ -80,6 +81,8 @@ class RequestSwitchSet(frozenset[int]):
 
 
 _NO_SWITCHES = frozenset.__new__(RequestSwitchSet)
+NO_SWITCHES: RequestSwitchSet = _NO_SWITCHES
+"""The switches of a request that has none (what ``RequestSwitchSet(())`` is)."""
 
 
 class _ClientHolder:
