@@ -27,6 +27,7 @@ from servicewire.types import (
     Body,
     Context,
     Control,
+    JobRequest,
     JobResponse,
 )
 
@@ -226,11 +227,11 @@ class Client(BaseClient):
             # A call with no options, the most common by far: sent and read here, without
             # the helpers that options need (expansions, timeouts, a given correlation id).
             handler = self._get_handler(service_name)
-            job = self._make_job(
-                (ActionRequest(action, body if body is not None else {}),),
-                DEFAULT_OPTIONS,
-                None,
-                self._caller(None, 1),
+            # What _make_job makes of one action request and the default options.
+            job = JobRequest(
+                {"continue_on_error": False, "suppress_response": False},
+                self._make_context(DEFAULT_OPTIONS, None, self._caller(None, 1)),
+                [ActionRequest(action, body if body is not None else {})],
             )
             response = handler.wait_for_one(handler.send_request(job))
             # Job errors are raised here, so the first action is the answer (first_action).
