@@ -20,7 +20,7 @@ from servicewire.client.futures import FutureResponse
 from servicewire.client.handler import ServiceHandler
 from servicewire.client.options import DEFAULT_OPTIONS, call_options
 from servicewire.client.settings import ClientSettings
-from servicewire.errors import TransportError
+from servicewire.errors import CallActionError, CallJobError, TransportError
 from servicewire.types import (
     ActionRequest,
     ActionResponse,
@@ -226,7 +226,7 @@ class Client(BaseClient):
         ):
             # A call with no options, the most common by far: sent and read here, without
             # the helpers that options need (expansions, timeouts, a given correlation id).
-            handler = self._get_handler(service_name)
+            handler = self.handlers.get(service_name) or self._get_handler(service_name)
             # What _make_job makes of one action request and the default options.
             job = JobRequest(
                 {"continue_on_error": False, "suppress_response": False},
@@ -234,9 +234,15 @@ class Client(BaseClient):
                 [ActionRequest(action, body if body is not None else {})],
             )
             response = handler.wait_for_one(handler.send_request(job))
-            # Job errors are raised here, so the first action is the answer (first_action).
-            self._check_errors(response, DEFAULT_OPTIONS)
-            return response.actions[0]
+            # _check_errors with the default options, which raise job and action errors; the
+            # first action is then the answer (first_action).
+            if response.errors:
+                raise CallJobError(response.errors)
+            actions = response.actions
+            for action_response in actions:
+                if action_response.errors:
+                    raise CallActionError([each for each in actions if each.errors])
+            return actions[0]
         options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
