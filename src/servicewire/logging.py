@@ -20,7 +20,7 @@ import contextvars
 import copy
 import logging
 import logging.config
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -209,9 +209,10 @@ def set_log_action(action_name: str | None) -> contextvars.Token[_LogContext | N
     return _log_context.set((outer[0], outer[1], outer[2], action_name))
 
 
-def reset_log_context(token: contextvars.Token[_LogContext | None]) -> None:
-    """Undo the :func:`set_log_context` or :func:`set_log_action` that returned ``token``."""
-    _log_context.reset(token)
+reset_log_context: Callable[[contextvars.Token[_LogContext | None]], None] = _log_context.reset
+"""Undo the :func:`set_log_context` or :func:`set_log_action` that returned ``token``.
+
+(The context variable's own method: it runs twice per job, and costs no Python call.)"""
 
 
 def capture_log_context() -> _LogContext | None:

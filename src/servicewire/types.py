@@ -78,6 +78,11 @@ def _errors_from(data: Mapping[str, Any]) -> list[Error]:
     return [e if isinstance(e, Error) else Error.from_dict(e) for e in errors]
 
 
+# Most responses carry no errors and one action: the conversions below test for empty lists
+# and use ``map`` rather than build a comprehension (a function call of its own before
+# Python 3.12) for nothing, or for one item.
+
+
 @dataclass(slots=True)
 class ActionRequest:
     """A request to run one action with a body."""
@@ -102,15 +107,18 @@ class ActionResponse:
     body: Body = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        errors = self.errors
         return {
             "action": self.action,
-            "errors": [error.to_dict() for error in self.errors],
+            "errors": list(map(Error.to_dict, errors)) if errors else [],
             "body": self.body,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ActionResponse:
-        return cls(action=data["action"], errors=_errors_from(data), body=data.get("body") or {})
+        return cls(
+            data["action"], _errors_from(data) if data.get("errors") else [], data.get("body") or {}
+        )
 
 
 @dataclass(slots=True)
@@ -153,19 +161,27 @@ class JobResponse:
     actions: list[ActionResponse] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        errors = self.errors
         return {
-            "errors": [error.to_dict() for error in self.errors],
+            "errors": list(map(Error.to_dict, errors)) if errors else [],
             "context": self.context,
-            "actions": [action.to_dict() for action in self.actions],
+            "actions": list(map(ActionResponse.to_dict, self.actions)),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JobResponse:
+        actions = data.get("actions")
         return cls(
-            errors=_errors_from(data),
-            context=data.get("context") or {},
-            actions=[
-                a if isinstance(a, ActionResponse) else ActionResponse.from_dict(a)
-                for a in data.get("actions") or ()
-            ],
+            _errors_from(data) if data.get("errors") else [],
+            data.get("context") or {},
+            list(map(_action_response, actions)) if actions else [],
         )
+
+
+def _action_response(data: Mapping[str, Any] | ActionResponse) -> ActionResponse:
+    # ActionResponse.from_dict, inlined: one per action of every response read.
+    if isinstance(data, ActionResponse):
+        return data
+    return ActionResponse(
+        data["action"], _errors_from(data) if data.get("errors") else [], data.get("body") or {}
+    )

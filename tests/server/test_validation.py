@@ -5,11 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import NotRequired, TypedDict
 
 from servicewire import Error
-from servicewire.server.validation import SchemaValidator, parse_job_request, validator_for
+from servicewire.server.validation import (
+    SchemaValidator,
+    _job_adapter,
+    parse_job_request,
+    validator_for,
+    well_formed_job,
+)
 from servicewire.types import ActionRequest, JobRequest
 
 
@@ -204,3 +212,148 @@ def test_a_prefix_is_prepended_to_fields() -> None:
 
 def test_json_schema_forbids_extra_keys() -> None:
     assert SchemaValidator(PersonDict).json_schema()["additionalProperties"] is False
+
+
+# --- the hand-checked envelope agrees with pydantic's ------------------------------------
+
+# Values of every type the envelope's fields may be given.
+_ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.text(max_size=4),
+    st.lists(st.integers(), max_size=2),
+    st.dictionaries(st.text(max_size=2), st.integers(), max_size=2),
+)
+_KEYS = st.one_of(
+    st.sampled_from(["x", "timeout", "caller", "__pydantic_extra__"]),
+    st.text(max_size=3),
+    st.integers(min_value=0, max_value=3),
+)
+
+
+def _envelopes(percent_bad: int) -> st.SearchStrategy[Any]:
+    """Job envelopes where each part has ``percent_bad`` chances in a hundred of being
+    wrong (missing, of another type, an unknown key): a few percent give envelopes that are
+    mostly valid, more give mostly invalid ones."""
+
+    def either(good: st.SearchStrategy[Any], bad: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return st.integers(min_value=1, max_value=100).flatmap(
+            lambda roll: bad if roll <= percent_bad else good
+        )
+
+    def field(name: str, good: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+        return either(
+            good.map(lambda value: [(name, value)]),
+            st.one_of(st.just([]), _ANY_VALUE.map(lambda value: [(name, value)])),
+        )
+
+    def header(declared: dict[str, st.SearchStrategy[Any]], optional: set[str]) -> Any:
+        # Each declared field (an optional one left out half the time), plus other keys,
+        # in any order; sometimes not a dict at all.
+        parts = [
+            st.one_of(st.just([]), field(name, good)) if name in optional else field(name, good)
+            for name, good in declared.items()
+        ]
+        parts.append(st.lists(st.tuples(either(_TEXT, _KEYS), _ANY_VALUE), max_size=2))
+        pairs = st.tuples(*parts).flatmap(
+            lambda chosen: st.permutations([pair for part in chosen for pair in part])
+        )
+        return either(pairs.map(dict), _ANY_VALUE)
+
+    body = st.dictionaries(either(_TEXT, st.integers()), _ANY_VALUE, max_size=3)
+    action = either(
+        st.fixed_dictionaries(
+            {"action": either(_TEXT, _ANY_VALUE)},
+            optional={"body": either(body, _ANY_VALUE)},
+        ).flatmap(
+            lambda good: either(
+                st.just(good), _ANY_VALUE.map(lambda value: {**good, "bodyy": value})
+            )
+        ),
+        _ANY_VALUE,
+    )
+    envelope = st.fixed_dictionaries(
+        {
+            "control": header(
+                {"continue_on_error": st.booleans(), "suppress_response": st.booleans()},
+                {"suppress_response"},
+            ),
+            "context": header(
+                {
+                    "correlation_id": _TEXT,
+                    "switches": st.lists(either(_INTEGERS, _ANY_VALUE), max_size=3),
+                    "caller": _TEXT,
+                    "calling_service": _TEXT,
+                },
+                {"caller", "calling_service"},
+            ),
+            "actions": either(st.lists(action, min_size=1, max_size=3), _ANY_VALUE),
+        }
+    )
+    return either(
+        envelope.flatmap(
+            lambda good: either(
+                st.just(good), _ANY_VALUE.map(lambda value: {**good, "extra": value})
+            )
+        ),
+        _ANY_VALUE,
+    )
+
+
+_TEXT = st.text(max_size=4)
+_INTEGERS = st.integers(min_value=-(2**70), max_value=2**70)
+
+
+def _shape(value: Any) -> Any:
+    """A value with its key order and container identities spelled out."""
+    if isinstance(value, dict):
+        return ("dict", [(key, _shape(item)) for key, item in value.items()])
+    if isinstance(value, list):
+        return ("list", [_shape(item) for item in value])
+    return (type(value), value)
+
+
+@given(st.one_of(_envelopes(percent_bad=0), _envelopes(percent_bad=3), _envelopes(percent_bad=25)))
+@settings(max_examples=1000, deadline=None)
+def test_the_fast_path_builds_what_pydantic_builds_or_leaves_it_to_pydantic(
+    envelope: Any,
+) -> None:
+    by_hand = well_formed_job(envelope)
+    try:
+        by_pydantic = _job_adapter.validate_python(envelope, strict=True)
+    except ValidationError:
+        assert by_hand is None
+        return
+    if by_hand is None:
+        return
+    assert _shape(by_hand.control) == _shape(by_pydantic.control)
+    assert _shape(by_hand.context) == _shape(by_pydantic.context)
+    assert [(action.action, _shape(action.body)) for action in by_hand.actions] == [
+        (action.action, _shape(action.body)) for action in by_pydantic.actions
+    ]
+    # Copies, as pydantic's are: the server may change them without touching the caller's.
+    assert by_hand.control is not envelope["control"]
+    assert by_hand.context is not envelope["context"]
+    assert by_hand.context["switches"] is not envelope["context"]["switches"]
+    for action, given_action in zip(by_hand.actions, envelope["actions"], strict=True):
+        assert action.body is not given_action.get("body")
+
+
+def test_the_envelopes_clients_send_take_the_fast_path() -> None:
+    sent = job(
+        control={"continue_on_error": False, "suppress_response": False, "timeout": 5},
+        context={"correlation_id": "c", "caller": "x.py:1 in f", "switches": [3], "user": 1},
+        actions=[{"action": "ping", "body": {"value": 1}}, {"action": "pong"}],
+    )
+    parsed = well_formed_job(sent)
+    assert parsed is not None
+    assert list(parsed.context) == ["correlation_id", "switches", "caller", "user"]
+    assert parsed == _job_adapter.validate_python(sent, strict=True)
+
+
+def test_an_extra_key_pydantic_refuses_is_left_to_it() -> None:
+    # A lone surrogate is a str, but not one pydantic can read as a header's key.
+    sent = job(context={"correlation_id": "c", "switches": [], "\ud800": 1})
+    assert well_formed_job(sent) is None
+    assert codes_and_fields(parse_job_request(sent)) == [("INVALID", "context")]

@@ -188,7 +188,13 @@ class BaseClient:
         """
         if (context and "caller" in context) or "caller" in self.context:
             return None
-        return call_site(depth + 2)
+        # call_site's cache lookup, without its call: this runs on every call.
+        frame = sys._getframe(depth + 1)
+        code = frame.f_code
+        known = _CALL_SITES.get((id(code), frame.f_lasti))
+        if known is not None:
+            return known[1]
+        return _find_call_site(frame, code)
 
     def _shared_correlation_id(self, options: CallOptions) -> str | None:
         """The correlation id every job of one parallel call shares: the given one, the
@@ -204,11 +210,23 @@ class BaseClient:
     ) -> Context:
         context = options.context
         switches = options.switches
+        if not (context or switches or self.context):
+            # Nothing to merge (most calls): the same dict as below, made at once.
+            made: Context = {
+                "correlation_id": correlation_id
+                if correlation_id is not None
+                else _correlation_ids.getrandbits(128).to_bytes(16, "big").hex()
+            }
+            if caller is not None:
+                made["caller"] = caller
+            made["switches"] = []
+            return made
         merged = {**self.context, **context} if context else self.context.copy()
         if correlation_id is not None:
             merged["correlation_id"] = correlation_id
         elif "correlation_id" not in merged:
-            merged["correlation_id"] = new_correlation_id()
+            # new_correlation_id(), without its call.
+            merged["correlation_id"] = _correlation_ids.getrandbits(128).to_bytes(16, "big").hex()
         if caller is not None and "caller" not in merged:
             merged["caller"] = caller
         # Switches given to the call, in the call's context and in the client's are all on.
@@ -242,9 +260,9 @@ class BaseClient:
         if options.control_extra:
             control.update(options.control_extra)
         return JobRequest(
-            control=control,
-            context=self._make_context(options, correlation_id, caller),
-            actions=[
+            control,
+            self._make_context(options, correlation_id, caller),
+            [
                 action if isinstance(action, ActionRequest) else _action_request(action)
                 for action in actions
             ],
@@ -257,9 +275,9 @@ class BaseClient:
         if options.raise_job_errors and response.errors:
             raise CallJobError(response.errors)
         if options.raise_action_errors:
-            failed = [action for action in response.actions if action.errors]
-            if failed:
-                raise CallActionError(failed)
+            for action in response.actions:
+                if action.errors:
+                    raise CallActionError([each for each in response.actions if each.errors])
 
     def _job_results(
         self,

@@ -18,15 +18,16 @@ from servicewire.client.base import (
 from servicewire.client.expander import expansion_steps
 from servicewire.client.futures import FutureResponse
 from servicewire.client.handler import ServiceHandler
-from servicewire.client.options import call_options
+from servicewire.client.options import DEFAULT_OPTIONS, call_options
 from servicewire.client.settings import ClientSettings
-from servicewire.errors import TransportError
+from servicewire.errors import CallActionError, CallJobError, TransportError
 from servicewire.types import (
     ActionRequest,
     ActionResponse,
     Body,
     Context,
     Control,
+    JobRequest,
     JobResponse,
 )
 
@@ -213,6 +214,35 @@ class Client(BaseClient):
         With ``raise_job_errors=False``, a job that failed returns its list of job errors
         in place of the action response.
         """
+        if (
+            expansions is None
+            and raise_job_errors is True
+            and raise_action_errors is True
+            and timeout is None
+            and switches is None
+            and correlation_id is None
+            and context is None
+            and control_extra is None
+        ):
+            # A call with no options, the most common by far: sent and read here, without
+            # the helpers that options need (expansions, timeouts, a given correlation id).
+            handler = self.handlers.get(service_name) or self._get_handler(service_name)
+            # What _make_job makes of one action request and the default options.
+            job = JobRequest(
+                {"continue_on_error": False, "suppress_response": False},
+                self._make_context(DEFAULT_OPTIONS, None, self._caller(None, 1)),
+                [ActionRequest(action, body if body is not None else {})],
+            )
+            response = handler.wait_for_one(handler.send_request(job))
+            # _check_errors with the default options, which raise job and action errors; the
+            # first action is then the answer (first_action).
+            if response.errors:
+                raise CallJobError(response.errors)
+            actions = response.actions
+            for action_response in actions:
+                if action_response.errors:
+                    raise CallActionError([each for each in actions if each.errors])
+            return actions[0]
         options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
@@ -284,9 +314,7 @@ class Client(BaseClient):
         options: CallOptions,
     ) -> JobResponse:
         """Wait for the reply to one job (at most ``wait``), check it and expand it."""
-        response = handler.wait_for((request_id,), wait, give_up_on_timeout=give_up_on_timeout)[
-            request_id
-        ]
+        response = handler.wait_for_one(request_id, wait, give_up_on_timeout=give_up_on_timeout)
         self._check_errors(response, options)
         if options.expansions:
             self._expand(response.actions, options)

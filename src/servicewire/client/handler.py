@@ -244,7 +244,11 @@ class ServiceHandler(BaseServiceHandler):
             elif receive_follows:
                 self._awaited_at_once.discard(request_id)
         if expect_response:
-            self._state().outstanding.add(request_id)
+            try:
+                state: _ThreadState = self._local.state
+            except AttributeError:
+                state = self._state()
+            state.outstanding.add(request_id)
         return request_id
 
     def wait_for(
@@ -293,12 +297,52 @@ class ServiceHandler(BaseServiceHandler):
                 missing.discard(received_id)
                 state.outstanding.discard(received_id)
                 results[received_id] = response
-            elif received_id in state.outstanding:
-                state.outstanding.discard(received_id)
-                state.received[received_id] = response
             else:
-                self._log_dropped_reply(received_id)
+                self._keep_or_drop(state, received_id, response)
         return results
+
+    def wait_for_one(
+        self,
+        request_id: int,
+        timeout: int | float | None = None,
+        *,
+        give_up_on_timeout: bool = True,
+    ) -> JobResponse:
+        """The reply to ``request_id``: :meth:`wait_for` of one request."""
+        try:
+            # self._state(), without its call: the send made it.
+            state: _ThreadState = self._local.state
+        except AttributeError:
+            state = self._state()
+        if timeout is None and not state.received:
+            # The usual case: no reply came early, and the next one is usually this one's,
+            # taken here without the bookkeeping of a wait for several.
+            try:
+                if self.metrics.enabled:
+                    received_id, response = self._timed_receive(None)
+                else:
+                    received_id, response = self._receive(None)
+            except MessageReceiveTimeout:
+                self._time_out(state, {request_id}, give_up_on_timeout)
+            if received_id is None or response is None:
+                state.outstanding.discard(request_id)
+                raise self._no_reply_error({request_id})
+            if received_id == request_id:
+                state.outstanding.discard(request_id)
+                return response
+            self._keep_or_drop(state, received_id, response)
+        return self.wait_for((request_id,), timeout, give_up_on_timeout=give_up_on_timeout)[
+            request_id
+        ]
+
+    def _keep_or_drop(self, state: _ThreadState, received_id: int, response: JobResponse) -> None:
+        """File a reply that is not one being waited for: kept if this thread still expects
+        it, else dropped."""
+        if received_id in state.outstanding:
+            state.outstanding.discard(received_id)
+            state.received[received_id] = response
+        else:
+            self._log_dropped_reply(received_id)
 
     def _timed_receive(
         self, receive_timeout_in_seconds: int | float | None
@@ -334,8 +378,7 @@ class ServiceHandler(BaseServiceHandler):
             yield state.received.popitem()
         while state.outstanding:
             request_id = next(iter(state.outstanding))
-            response = self.wait_for((request_id,), receive_timeout_in_seconds)[request_id]
-            yield request_id, response
+            yield request_id, self.wait_for_one(request_id, receive_timeout_in_seconds)
             while state.received:
                 yield state.received.popitem()
 

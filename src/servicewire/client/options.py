@@ -15,7 +15,7 @@ from typing import Any
 
 from servicewire.types import Context, Control
 
-__all__ = ["CallOptions", "Expansions", "Switches", "call_options"]
+__all__ = ["DEFAULT_OPTIONS", "CallOptions", "Expansions", "Switches", "call_options"]
 
 Switches = Iterable[int] | None
 Expansions = Mapping[str, Sequence[str]] | None
@@ -56,7 +56,8 @@ class CallOptions:
 # makes it: a frozen dataclass costs a call far more to build than to look up.
 _SHARED: dict[tuple[Any, ...], CallOptions] = {}
 _MOST_SHARED = 256
-_DEFAULTS = CallOptions()
+DEFAULT_OPTIONS = CallOptions()
+"""The options of a call that gives none (what ``call_options()`` returns)."""
 
 
 def call_options(
@@ -89,7 +90,7 @@ def call_options(
             and continue_on_error is False
         ):
             # The options of a call that gives none, by far the most common.
-            return _DEFAULTS
+            return DEFAULT_OPTIONS
         # The timeout's type is part of the key: 1 and 1.0 are equal, but not on the wire.
         key = (
             raise_job_errors,

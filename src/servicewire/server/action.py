@@ -88,7 +88,7 @@ class Action(ActionInterface):
                 raise ResponseValidationError(
                     action_request.action, errors_from_validation(error, is_caller_error=False)
                 ) from None
-        return ActionResponse(action=action_request.action, body=body)
+        return ActionResponse(action_request.action, [], body)
 
     def _to_dict(self, request: EnrichedActionRequest, result: Any) -> Body:
         """Turn whatever ``run`` returned, other than a dict, into a response body.

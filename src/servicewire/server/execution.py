@@ -12,7 +12,7 @@ from servicewire.errors import ERROR_CODE_ACTION_TIMEOUT, ActionError, HarakiriI
 from servicewire.logging import reset_log_context, set_log_action
 from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.server.invocation import ActionFactory, unknown_action_error
-from servicewire.server.request import RequestSwitchSet
+from servicewire.server.request import NO_SWITCHES, RequestSwitchSet
 from servicewire.types import ActionResponse, Error, JobResponse
 
 if TYPE_CHECKING:
@@ -71,11 +71,14 @@ class ActionExecutor:
     ) -> JobResponse:
         """Run the job's actions in order (see ``Server.execute_job``): each gets a
         ``request_class`` request whose ``call_local_action`` goes to ``runner``."""
-        response = JobResponse()
+        responses: list[ActionResponse] = []
         context = job_request.context
         control = job_request.control
-        switches = RequestSwitchSet(context["switches"])
+        given_switches = context["switches"]
+        switches = RequestSwitchSet(given_switches) if given_switches else NO_SWITCHES
         continue_on_error = control.get("continue_on_error", False)
+        run_coroutine = job_request.run_coroutine
+        client_holder = job_request._client_holder
         events = self.events
         observing = events.active
         for simple_request in job_request.actions:
@@ -85,19 +88,20 @@ class ActionExecutor:
                 switches,
                 context,
                 control,
-                run_coroutine=job_request.run_coroutine,
+                None,
+                run_coroutine,
             )
-            request._client_holder = job_request._client_holder
+            request._client_holder = client_holder
             request._server = runner
             if observing:
                 events.emit("action_call", action_request=request)
             action_response, stop = self.execute(request)
             if observing:
                 events.action_done(request, action_response)
-            response.actions.append(action_response)
+            responses.append(action_response)
             if stop or (action_response.errors and not continue_on_error):
                 break
-        return response
+        return JobResponse([], {}, responses)
 
     def execute(self, request: EnrichedActionRequest) -> tuple[ActionResponse, bool]:
         """Run one action through the middleware; return its response and whether the job

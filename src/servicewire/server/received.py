@@ -9,10 +9,12 @@ of its log lines. It does no I/O and never raises: any input gives a request obj
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple, cast
 
 from servicewire.errors import ERROR_CODE_INVALID
-from servicewire.server.validation import parse_job_request
+from servicewire.server.validation import parse_job_request, well_formed_job
 from servicewire.types import Error, JobRequest
 
 __all__ = ["OLDEST_CLIENT_VERSION", "ReceivedRequest", "parse_request", "read_client_version"]
@@ -46,8 +48,38 @@ class ReceivedRequest(NamedTuple):
     """What is wrong with ``meta``, when it is malformed (the request is then rejected)."""
 
 
+# ReceivedRequest(...) without the Python-level __new__ of a named tuple.
+_received = cast(
+    "Callable[[tuple[Any, ...]], ReceivedRequest]", partial(tuple.__new__, ReceivedRequest)
+)
+
+
 def parse_request(request_id: int, meta: dict[str, Any], body: Any) -> ReceivedRequest:
     """The :class:`ReceivedRequest` of a delivered message (never raises)."""
+    version = meta.get("client_version")
+    if (
+        type(version) is list
+        and len(version) == 3
+        and type(version[0]) is int
+        and type(version[1]) is int
+        and type(version[2]) is int
+    ):
+        # What every PySOA and servicewire client sends: a plain version, a plain envelope.
+        job = well_formed_job(body)
+        if job is not None:
+            return _received(
+                (
+                    request_id,
+                    meta,
+                    body,
+                    job,
+                    [],
+                    not job.control.get("suppress_response"),
+                    tuple(version),
+                    job.context["correlation_id"],
+                    None,
+                )
+            )
     control = body.get("control") if isinstance(body, dict) else None
     expects_reply = not (isinstance(control, dict) and control.get("suppress_response"))
     client_version, problem = read_client_version(meta)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from servicewire.client.client import Client
 
 __all__ = [
+    "NO_SWITCHES",
     "EnrichedActionRequest",
     "EnrichedJobRequest",
     "RequestSwitchSet",
@@ -80,6 +81,8 @@ class RequestSwitchSet(frozenset[int]):
 
 
 _NO_SWITCHES = frozenset.__new__(RequestSwitchSet)
+NO_SWITCHES: RequestSwitchSet = _NO_SWITCHES
+"""The switches of a request that has none (what ``RequestSwitchSet(())`` is)."""
 
 
 class _ClientHolder:
@@ -115,10 +118,6 @@ class _HasClient:
         self._client_holder = _ClientHolder(client, None)  # type: ignore[misc]
 
 
-def _holder(client: Client | None, factory: Callable[[], Client] | None) -> _ClientHolder | None:
-    return None if client is None and factory is None else _ClientHolder(client, factory)
-
-
 class EnrichedJobRequest(_HasClient, JobRequest):
     """A validated job request, plus the ``client`` and ``run_coroutine`` helpers.
 
@@ -142,7 +141,11 @@ class EnrichedJobRequest(_HasClient, JobRequest):
         self.control = control if control is not None else {}
         self.context = context if context is not None else {}
         self.actions = actions if actions is not None else []
-        self._client_holder = _holder(client, client_factory)
+        self._client_holder = (
+            None
+            if client is None and client_factory is None
+            else _ClientHolder(client, client_factory)
+        )
         self.run_coroutine = run_coroutine
 
 
@@ -176,7 +179,11 @@ class EnrichedActionRequest(_HasClient, ActionRequest):
         )
         self.context: Context = context if context is not None else {}
         self.control: Control = control if control is not None else {}
-        self._client_holder = _holder(client, client_factory)
+        self._client_holder = (
+            None
+            if client is None and client_factory is None
+            else _ClientHolder(client, client_factory)
+        )
         self.run_coroutine = run_coroutine
         self._server: LocalActionRunner | None = None
 

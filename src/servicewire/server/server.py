@@ -238,11 +238,12 @@ class Server:
         try:
             context = job.context
             enriched = EnrichedJobRequest(
-                control=job.control,
-                context=context,
-                actions=job.actions,
+                job.control,
+                context,
+                job.actions,
+                None,
+                self._run_coroutine,
                 client_factory=partial(self.make_client, context),
-                run_coroutine=self._run_coroutine,
             )
             if self._events.active:
                 self._events.emit("job_validated", job_request=enriched)

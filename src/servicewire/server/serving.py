@@ -187,9 +187,11 @@ class Serving:
         events = self.events
         observed = events.job_received(transport, request) if events.active else None
         runner = self.runner
+        # One level check per request while request logging is off (the usual case).
+        logging_requests = self.job_logger.isEnabledFor(self._highest_level)
         try:
             runner.perform_pre_request_actions()
-            if self.job_logger.isEnabledFor(self.success_level):
+            if logging_requests and self.job_logger.isEnabledFor(self.success_level):
                 self.job_logger.log(
                     self.success_level, "Job request: %s", self.censored(request.body)
                 )
@@ -201,7 +203,8 @@ class Serving:
             message = None
             if request.expects_reply:
                 response, message = self._send_response(request, response)
-            self._log_response(request, response, message)
+            if logging_requests:
+                self._log_response(request, response, message)
             if observed is not None:
                 events.job_done(request, response)
             if metrics_enabled:
@@ -312,8 +315,6 @@ class Serving:
     def _log_response(
         self, request: ReceivedRequest, response: JobResponse, message: dict[str, Any] | None
     ) -> None:
-        if not self.job_logger.isEnabledFor(self._highest_level):
-            return
         failed = bool(response.errors) or any(action.errors for action in response.actions)
         level = self.error_level if failed else self.success_level
         if not self.job_logger.isEnabledFor(level):

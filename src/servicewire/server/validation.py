@@ -23,9 +23,9 @@ from pydantic import (
 from typing_extensions import NotRequired, TypedDict, is_typeddict
 
 from servicewire.errors import ERROR_CODE_INVALID, ERROR_CODE_MISSING, ERROR_CODE_UNKNOWN
-from servicewire.types import ActionRequest, Error, JobRequest
+from servicewire.types import ActionRequest, Body, Context, Control, Error, JobRequest
 
-__all__ = ["SchemaValidator", "errors_from_validation", "parse_job_request"]
+__all__ = ["SchemaValidator", "errors_from_validation", "parse_job_request", "well_formed_job"]
 
 _UNKNOWN_TYPES = frozenset({"extra_forbidden", "unexpected_keyword_argument"})
 
@@ -170,7 +170,107 @@ def parse_job_request(job_request: Any) -> JobRequest | list[Error]:
     Job-level validation errors are not the caller's code's fault but its library's, so
     ``is_caller_error`` is false, as PySOA peers expect.
     """
+    job = well_formed_job(job_request)
+    if job is not None:
+        return job
     try:
         return _job_adapter.validate_python(job_request, strict=True)
     except ValidationError as error:
         return errors_from_validation(error, is_caller_error=False)
+
+
+# The envelope every servicewire and PySOA client sends is made of exact dicts, lists, strs,
+# bools and ints: checking those types by hand, and copying as pydantic does, takes half the
+# time of running the validator. Anything else (a subclass, a non-ASCII extra key, a missing or
+# unknown key) is left to pydantic, which decides and explains; the tests hold the two to
+# the same results.
+
+
+def well_formed_job(job_request: Any) -> JobRequest | None:
+    """The :class:`JobRequest` pydantic would validate ``job_request`` into, built without
+    it when every part of the envelope has its plain type; ``None`` when that is not sure.
+
+    The result is pydantic's, to the key order: the headers, the switches and each body are
+    copies, a header's declared fields come first, in the schema's order, then its other
+    keys in the order given.
+    """
+    if type(job_request) is not dict or len(job_request) != 3:
+        return None
+    try:
+        # A missing key is a KeyError, which costs nothing until raised.
+        control = job_request["control"]
+        context = job_request["context"]
+        actions = job_request["actions"]
+        if type(control) is not dict or type(context) is not dict or type(actions) is not list:
+            return None
+        if not actions:
+            return None
+
+        continue_on_error = control["continue_on_error"]
+        if type(continue_on_error) is not bool:
+            return None
+        control_copy: Control = {"continue_on_error": continue_on_error}
+        if "suppress_response" in control:
+            suppress_response = control["suppress_response"]
+            if type(suppress_response) is not bool:
+                return None
+            control_copy["suppress_response"] = suppress_response
+        if len(control) > len(control_copy) and not _copy_extras(control, control_copy):
+            return None
+
+        correlation_id = context["correlation_id"]
+        switches = context["switches"]
+        if type(correlation_id) is not str or type(switches) is not list:
+            return None
+        if switches:
+            for switch in switches:
+                if type(switch) is not int:
+                    return None
+        context_copy: Context = {"correlation_id": correlation_id, "switches": switches.copy()}
+        if "caller" in context:
+            caller = context["caller"]
+            if type(caller) is not str:
+                return None
+            context_copy["caller"] = caller
+        if "calling_service" in context:
+            calling_service = context["calling_service"]
+            if type(calling_service) is not str:
+                return None
+            context_copy["calling_service"] = calling_service
+        if len(context) > len(context_copy) and not _copy_extras(context, context_copy):
+            return None
+
+        action_requests = []
+        for action in actions:
+            if type(action) is not dict:
+                return None
+            name = action["action"]
+            if type(name) is not str:
+                return None
+            if len(action) == 1:
+                body: Body = {}
+            elif len(action) == 2:
+                given = action["body"]
+                if type(given) is not dict:
+                    return None
+                for key in given:
+                    if type(key) is not str:
+                        return None
+                body = given.copy()
+            else:
+                return None
+            action_requests.append(ActionRequest(name, body))
+    except KeyError:
+        return None
+    return JobRequest(control_copy, context_copy, action_requests)
+
+
+def _copy_extras(header: dict[Any, Any], copy: dict[str, Any]) -> bool:
+    """Add the keys of ``header`` that ``copy`` lacks, in their order; ``False`` if one is
+    not a plain ASCII string (pydantic refuses some others, such as lone surrogates)."""
+    for key, value in header.items():
+        if key not in copy:
+            if type(key) is not str or not key.isascii():
+                return False
+            copy[key] = value
+    return True

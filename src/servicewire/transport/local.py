@@ -16,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -56,6 +56,12 @@ class LocalTransportSettings(BaseModel):
         if not isinstance(resolved, type) or not hasattr(resolved, "handle_next_request"):
             raise ValueError(f"{value!r} is not a Server class")
         return value
+
+
+# ReceivedMessage(...) without the Python-level __new__ a named tuple has: two per request.
+_message = cast(
+    "Callable[[tuple[Any, Any, Any]], ReceivedMessage]", partial(tuple.__new__, ReceivedMessage)
+)
 
 
 class _ThreadState(threading.local):
@@ -118,7 +124,7 @@ class LocalClientTransport(ClientTransport, ServerTransport):
         receive_follows: bool = False,
     ) -> None:
         """Handle the request in this thread; the response is ready when this returns."""
-        self._state.request = ReceivedMessage(request_id, meta, body)
+        self._state.request = _message((request_id, meta, body))
         self.server.handle_next_request()
 
     def receive_response_message(
@@ -144,7 +150,7 @@ class LocalClientTransport(ClientTransport, ServerTransport):
     def send_response_message(
         self, request_id: int, meta: dict[str, Any], body: dict[str, Any]
     ) -> None:
-        self._state.responses.append(ReceivedMessage(request_id, meta, body))
+        self._state.responses.append(_message((request_id, meta, body)))
 
     def message_details(self, request_id: int, meta: dict[str, Any]) -> MessageDetails:
         """No queue; each request is delivered once, in the caller's thread."""
