@@ -20,7 +20,7 @@ from servicewire.client.futures import FutureResponse
 from servicewire.client.handler import ServiceHandler
 from servicewire.client.options import DEFAULT_OPTIONS, call_options
 from servicewire.client.settings import ClientSettings
-from servicewire.errors import CallActionError, CallJobError, TransportError
+from servicewire.errors import TransportError
 from servicewire.types import (
     ActionRequest,
     ActionResponse,
@@ -233,16 +233,9 @@ class Client(BaseClient):
                 self._make_context(DEFAULT_OPTIONS, None, self._caller(None, 1)),
                 [ActionRequest(action, body if body is not None else {})],
             )
-            response = handler.wait_for_one(handler.send_request(job))
-            # _check_errors with the default options, which raise job and action errors; the
-            # first action is then the answer (first_action).
-            if response.errors:
-                raise CallJobError(response.errors)
-            actions = response.actions
-            for action_response in actions:
-                if action_response.errors:
-                    raise CallActionError([each for each in actions if each.errors])
-            return actions[0]
+            response = handler.wait_for_one(handler.send_request(job, receive_follows=True))
+            self._check_errors(response, DEFAULT_OPTIONS)
+            return response.actions[0]
         options = call_options(
             expansions=expansions,
             raise_job_errors=raise_job_errors,
