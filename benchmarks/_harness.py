@@ -33,7 +33,7 @@ README = Path(__file__).resolve().parent / "README.md"
 # The README's copy of the latest results lies between these lines, in this order.
 RESULTS_BEGIN = "<!-- latest results: copied from results/ by each benchmark's --write -->"
 RESULTS_END = "<!-- end of the latest results -->"
-RESULTS_ORDER = ("local.md", "redis.md", "parallel.md", "workers.md", "sql.md")
+RESULTS_ORDER = ("local.md", "redis.md", "redis-one-core.md", "parallel.md", "workers.md", "sql.md")
 
 
 def rate(operation: Callable[[], object], count: int, units_per_call: int = 1) -> float:
