@@ -108,3 +108,50 @@ def test_fan_out_refuses_requests_that_expect_a_reply(database: SqlDatabase) -> 
 
     with pytest.raises(InvalidMessageError, match="suppress_response"):
         asyncio.run(transport.send_request_message(1, {}, _job(1)))
+
+
+def test_a_request_counts_as_outstanding_while_it_is_being_written(
+    database: SqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another task's receive may take the reply while the write is still awaited: it must
+    # find the request outstanding, not conclude that no reply is coming.
+    transport = AsyncSqlClientTransport("recorder", **database.kwargs())
+    seen_during_write: list[int] = []
+    write = transport.core.write_request
+
+    def recording_write(*args: Any) -> None:
+        seen_during_write.append(transport.requests_outstanding)
+        write(*args)
+
+    monkeypatch.setattr(transport.core, "write_request", recording_write)
+
+    async def scenario() -> None:
+        try:
+            await transport.send_request_message(1, {}, _job(1))
+        finally:
+            await transport.aclose()
+
+    asyncio.run(scenario())
+    assert seen_during_write == [1]
+    assert transport.requests_outstanding == 1
+
+
+def test_a_request_that_could_not_be_written_is_not_outstanding(
+    database: SqlDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    transport = AsyncSqlClientTransport("recorder", **database.kwargs())
+
+    def failing_write(*args: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(transport.core, "write_request", failing_write)
+
+    async def scenario() -> None:
+        try:
+            await transport.send_request_message(1, {}, _job(1))
+        finally:
+            await transport.aclose()
+
+    with pytest.raises(OSError, match="disk full"):
+        asyncio.run(scenario())
+    assert transport.requests_outstanding == 0

@@ -116,6 +116,11 @@ class AsyncSqlClientTransport(AsyncClientTransport):
         self._waiter: _AsyncWaiter | None = None
         self._receiving: asyncio.Lock | None = None
 
+    @property
+    def requests_outstanding(self) -> int:
+        """How many replies this transport still expects (taken or still to come)."""
+        return self._inbox.outstanding + len(self._inbox.replies)
+
     async def _ready_waiter(self) -> _AsyncWaiter:
         if self._waiter is None:
             self._waiter = _AsyncWaiter(self.core)
@@ -139,11 +144,17 @@ class AsyncSqlClientTransport(AsyncClientTransport):
             # Listen before the request can be answered, so that the reply's
             # notification is not missed.
             (await self._ready_waiter()).reset()
-        await asyncio.to_thread(
-            self.core.write_request, request_id, reply_to, payload, message_expiry_in_seconds
-        )
-        if expects_reply:
+            # Counted before the write: while it is awaited, another task's receive may
+            # already take the reply, and must not find nothing outstanding.
             self._inbox.outstanding += 1
+        try:
+            await asyncio.to_thread(
+                self.core.write_request, request_id, reply_to, payload, message_expiry_in_seconds
+            )
+        except BaseException:
+            if expects_reply:
+                self._inbox.outstanding -= 1
+            raise
 
     async def receive_response_message(
         self, receive_timeout_in_seconds: int | float | None = None
