@@ -134,11 +134,12 @@ class QueueLink:
                 self.timeouts = KernelTimeouts.of(connection)
         return connection
 
-    def _read(self, connection: SyncConnection, limit: float) -> Any:
-        """The next answer on ``connection``, waiting at most about ``limit`` seconds."""
+    def _read(self, limit: float) -> Any:
+        """The next answer on the link's connection, waiting at most about ``limit``
+        seconds."""
         timeouts = self.timeouts
         if timeouts is None:
-            return connection.read_response(timeout=limit)
+            return cast(SyncConnection, self.connection).read_response(timeout=limit)
         return timeouts.read(limit)
 
     def _send(self, command: tuple[object, ...], doing: str) -> SyncConnection:
@@ -286,9 +287,7 @@ class QueueLink:
                     connection.disconnect()
                     raise self.refusal(push)
         try:
-            items = backend.read_pop(
-                connection, lambda limit: self._read(connection, limit), key, timeout, count
-            )
+            items = backend.read_pop(connection, self._read, key, timeout, count)
         except CONNECTION_ERRORS as error:
             raise self._lost(error, f"wait on {key}") from None
         except redis.ResponseError as error:
@@ -309,10 +308,10 @@ class QueueLink:
         Raises as :meth:`pop_up_to` does.
         """
         command = ("BLMOVE", source, destination, "LEFT", "RIGHT", b"%.3f" % max(timeout, 0.001))
-        connection = self._send(command, f"wait on {source}")
+        self._send(command, f"wait on {source}")
         self.settle()
         try:
-            item = self._read(connection, timeout + BLOCKING_READ_MARGIN)
+            item = self._read(timeout + BLOCKING_READ_MARGIN)
         except CONNECTION_ERRORS as error:
             raise self._lost(error, f"wait on {source}") from None
         except redis.ResponseError as error:
