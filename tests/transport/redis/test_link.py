@@ -25,6 +25,14 @@ def link_to(url: str) -> QueueLink:
     return QueueLink(RedisBackend(settings), 0)
 
 
+def connected_link_to(url: str) -> QueueLink:
+    """A link that has made one push, so that it holds a connection."""
+    link = link_to(url)
+    link.push("queue", [b"x"], 60)
+    link.settle()
+    return link
+
+
 def held_socket(link: QueueLink) -> socket.socket:
     assert link.timeouts is not None
     return link.timeouts.socket
@@ -83,9 +91,7 @@ def test_a_held_push_to_a_full_queue_is_refused_with_the_pop(
 
 
 def test_the_socket_is_blocking_while_held_and_gets_its_timeout_back(redis_url: str) -> None:
-    link = link_to(redis_url)
-    link.push("queue", [b"x"], 60)
-    link.settle()
+    link = connected_link_to(redis_url)
     sock = held_socket(link)
     assert sock.gettimeout() is None
     connection = link.connection
@@ -98,9 +104,7 @@ def test_the_socket_is_blocking_while_held_and_gets_its_timeout_back(redis_url: 
 
 
 def test_the_receive_bound_is_set_only_when_a_wait_needs_another(redis_url: str) -> None:
-    link = link_to(redis_url)
-    link.push("queue", [b"x"], 60)
-    link.settle()
+    link = connected_link_to(redis_url)
     timeouts = link.timeouts
     assert timeouts is not None
     assert timeouts.receive_bound == 10.0
@@ -115,9 +119,7 @@ def test_the_receive_bound_is_set_only_when_a_wait_needs_another(redis_url: str)
 
 def test_redis_falling_silent_is_a_lost_connection_within_the_bound() -> None:
     with running_redis() as server:
-        link = link_to(server.url)
-        link.push("queue", [b"x"], 60)
-        link.settle()
+        link = connected_link_to(server.url)
         assert server.process is not None
         os.kill(server.process.pid, signal.SIGSTOP)
         try:
@@ -136,9 +138,7 @@ def test_redis_falling_silent_is_a_lost_connection_within_the_bound() -> None:
 
 
 def test_a_connection_reconnected_by_redis_py_gets_its_bounds_again(redis_url: str) -> None:
-    link = link_to(redis_url)
-    link.push("queue", [b"x"], 60)
-    link.settle()
+    link = connected_link_to(redis_url)
     first = held_socket(link)
     connection = link.connection
     assert connection is not None
@@ -149,6 +149,17 @@ def test_a_connection_reconnected_by_redis_py_gets_its_bounds_again(redis_url: s
     assert held_socket(link) is not first
     assert held_socket(link).gettimeout() is None
     link.close()
+
+
+def test_a_held_push_on_a_dead_connection_is_reported_as_maybe_undelivered() -> None:
+    with running_redis() as server:
+        link = connected_link_to(server.url)
+        link.push("held", [b"request"], 60, hold=True)
+        server.stop()
+        with pytest.raises(TransportConnectionError, match="1 push"):
+            link.pop("held", 1.0)
+        assert link.connection is None
+        assert link.unsent is None
 
 
 def test_tls_sockets_keep_redis_pys_own_timeouts() -> None:
