@@ -1,5 +1,5 @@
 """A thread's link to one Redis host: pushes held back to share a write with the next
-command, and the socket's timeouts kept by the kernel."""
+command, and the socket's timeouts kept by the kernel while the link drives it."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from servicewire.errors import ConnectionError as TransportConnectionError
 from servicewire.transport.redis.backend import RedisBackend
 from servicewire.transport.redis.link import QueueLink
 from servicewire.transport.redis.settings import RedisTransportSettings
-from servicewire.transport.redis.socket_timeouts import KernelTimeouts
 from tests.support.services import running_redis
 from tests.transport.redis.support import layer
 
@@ -34,8 +33,8 @@ def connected_link_to(url: str) -> QueueLink:
 
 
 def held_socket(link: QueueLink) -> socket.socket:
-    assert link.timeouts is not None
-    return link.timeouts.socket
+    assert link.held is not None
+    return link.held.socket
 
 
 def test_a_held_push_goes_out_with_the_wait_for_its_reply(
@@ -105,7 +104,7 @@ def test_the_socket_is_blocking_while_held_and_gets_its_timeout_back(redis_url: 
 
 def test_the_receive_bound_is_set_only_when_a_wait_needs_another(redis_url: str) -> None:
     link = connected_link_to(redis_url)
-    timeouts = link.timeouts
+    timeouts = link.held
     assert timeouts is not None
     assert timeouts.receive_bound == 10.0
     link.pop("empty", 0.01)  # needs about 2 s: much shorter than 10 s
@@ -160,10 +159,3 @@ def test_a_held_push_on_a_dead_connection_is_reported_as_maybe_undelivered() -> 
             link.pop("held", 1.0)
         assert link.connection is None
         assert link.unsent is None
-
-
-def test_tls_sockets_keep_redis_pys_own_timeouts() -> None:
-    class TlsConnection:
-        _sock = object()
-
-    assert KernelTimeouts.of(TlsConnection()) is None

@@ -33,7 +33,7 @@ from servicewire.transport.redis.backend import (
     queue_full_error,
     retry_pauses,
 )
-from servicewire.transport.redis.socket_timeouts import KernelTimeouts
+from servicewire.transport.redis.held_socket import HeldSocket
 
 __all__ = ["PendingPush", "QueueLink"]
 
@@ -52,7 +52,7 @@ def _forget_connections_after_fork() -> None:
     # A forked child must never talk on its parent's sockets.
     for link in list(_links):
         link.connection = None
-        link.timeouts = None
+        link.held = None
         link.unsent = None
         link.pending.clear()
         link.refused.clear()
@@ -91,11 +91,11 @@ class QueueLink:
         "__weakref__",
         "backend",
         "connection",
+        "held",
         "host",
         "last_answer",
         "pending",
         "refused",
-        "timeouts",
         "unsent",
     )
 
@@ -103,8 +103,8 @@ class QueueLink:
         self.backend = backend
         self.host = host
         self.connection: SyncConnection | None = None
-        # The connection's socket bounds, when the kernel keeps them (see KernelTimeouts).
-        self.timeouts: KernelTimeouts | None = None
+        # The connection's socket, when the link drives it itself (see HeldSocket).
+        self.held: HeldSocket | None = None
         self.pending: list[PendingPush] = []
         # A push held back to go out in one write with the command after it (see push).
         self.unsent: bytes | None = None
@@ -120,27 +120,40 @@ class QueueLink:
         connection = self.connection
         if connection is None:
             connection = self.connection = self.backend.connection(self.host)
-            self.timeouts = KernelTimeouts.of(connection)
+            self.held = HeldSocket.of(connection)
         elif not self.pending and time.monotonic() - self.last_answer > _CHECK_IDLE_AFTER:
             # Readable while nothing is expected: the server closed it (a restart, say).
-            try:
-                stale = connection.can_read(0)
-            except CONNECTION_ERRORS:
-                stale = True
-            timeouts = self.timeouts
-            if stale or (timeouts is not None and not timeouts.is_current()):
+            held = self.held
+            if held is None:
+                try:
+                    stale = connection.can_read(0)
+                except CONNECTION_ERRORS:
+                    stale = True
+            else:
+                stale = not held.is_current() or held.is_stale()
+            if stale:
                 connection.disconnect()
                 cast(Any, connection).connect()
-                self.timeouts = KernelTimeouts.of(connection)
+                self.held = HeldSocket.of(connection)
         return connection
 
-    def _read(self, limit: float) -> Any:
+    def _read(self, limit: float | None = None) -> Any:
         """The next answer on the link's connection, waiting at most about ``limit``
-        seconds."""
-        timeouts = self.timeouts
-        if timeouts is None:
-            return cast(SyncConnection, self.connection).read_response(timeout=limit)
-        return timeouts.read(limit)
+        seconds (without one, as long as the wait before)."""
+        held = self.held
+        if held is not None:
+            return held.read(limit)
+        connection = cast(SyncConnection, self.connection)
+        if limit is None:
+            return connection.read_response()
+        return connection.read_response(timeout=limit)
+
+    def _write(self, connection: SyncConnection, packed: bytes) -> None:
+        held = self.held
+        if held is None:
+            connection.send_packed_command([packed], check_health=False)
+        else:
+            held.send(packed)
 
     def _send(self, command: tuple[object, ...], doing: str) -> SyncConnection:
         packed = hiredis.pack_command(cast(Any, command))
@@ -150,7 +163,7 @@ class QueueLink:
             packed = unsent + packed
         try:
             connection = self._ready_connection()
-            connection.send_packed_command([packed], check_health=False)
+            self._write(connection, packed)
         except CONNECTION_ERRORS as error:
             raise self._lost(error, doing) from None
         return connection
@@ -162,7 +175,7 @@ class QueueLink:
             return
         self.unsent = None
         try:
-            self._ready_connection().send_packed_command([unsent], check_health=False)
+            self._write(self._ready_connection(), unsent)
         except CONNECTION_ERRORS as error:
             raise self._lost(error, "push") from None
 
@@ -220,7 +233,7 @@ class QueueLink:
         try:
             for push in pending:
                 try:
-                    connection.read_response()
+                    self._read()
                 except redis.ResponseError as error:
                     push.error = error
                     self.refused.append(push)
@@ -347,7 +360,7 @@ class QueueLink:
     def _drop(self) -> None:
         """Close the connection; the next use takes a fresh one from the pool."""
         connection, self.connection = self.connection, None
-        self.timeouts = None
+        self.held = None
         self.unsent = None
         if connection is not None:
             connection.disconnect()
@@ -356,15 +369,16 @@ class QueueLink:
     def close(self) -> None:
         """Give the connection back to its pool (closed if anything is still in flight)."""
         connection, self.connection = self.connection, None
-        timeouts, self.timeouts = self.timeouts, None
+        held, self.held = self.held, None
         self.unsent = None
         if connection is None:
             return
-        if self.pending:
+        if self.pending or (held is not None and held.is_stale()):
+            # Answers still to come (or come unread) would reach the next holder.
             self.pending.clear()
             connection.disconnect()
-        elif timeouts is not None:
-            timeouts.restore()
+        elif held is not None:
+            held.restore()
         self.backend.release(self.host, connection)
 
 
