@@ -305,6 +305,27 @@ def test_server_never_sends_a_response_into_a_request_queue(redis_url: str) -> N
 # --- expiry -------------------------------------------------------------------------------
 
 
+def test_reply_queues_found_fit_are_remembered_within_a_bound(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from servicewire.errors import InvalidMessageError
+    from servicewire.transport.redis import RedisServerTransport
+    from servicewire.transport.redis import server as server_module
+
+    monkeypatch.setattr(server_module, "_MOST_FIT_REPLY_QUEUES_KEPT", 8)
+    transport = RedisServerTransport("echo", **layer(redis_url))
+    for number in range(20):
+        transport.send_response_message(number, {"reply_to": f"service.echo.c!{number}"}, {})
+    assert 0 < len(transport._fit_reply_queues) <= 8
+    # A fit queue remembered, and one refused, are judged as before.
+    remembered = next(iter(transport._fit_reply_queues))
+    transport.send_response_message(1, {"reply_to": remembered}, {"errors": []})
+    for number in (2, 3):
+        with pytest.raises(InvalidMessageError, match="not a reply queue"):
+            transport.send_response_message(number, {"reply_to": "service.echo"}, {})
+    transport.close()
+
+
 def test_expired_request_is_dropped_with_a_log_line_and_a_metric(
     server: Callable[..., Any],
     redis_client: redis.Redis,

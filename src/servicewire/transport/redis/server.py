@@ -6,7 +6,7 @@ import logging
 import os
 import threading
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from pydantic import BaseModel
 
@@ -50,6 +50,8 @@ __all__ = ["RedisServerTransport"]
 logger = logging.getLogger("servicewire.transport.redis")
 
 _FIRST_RECONNECT_PAUSE = 0.05
+# How many reply queues found fit a server remembers (see _reply_queue_problem).
+_MOST_FIT_REPLY_QUEUES_KEPT = 4096
 _LONGEST_RECONNECT_PAUSE = 2.0
 
 
@@ -92,6 +94,9 @@ class RedisServerTransport(ServerTransport):
         self._keeper: DeliveryKeeper | None = None
         self._outage_started: float | None = None
         self._reconnect_pause = _FIRST_RECONNECT_PAUSE
+        # Reply queues found fit to answer into: a client's queue is named in each of its
+        # requests and checked again before each response, the same few names over and over.
+        self._fit_reply_queues: set[str] = set()
         # A push's acknowledgement is read with the thread's next pop; threads that never
         # pop (a server's workers) read it at once.
         self._settle_each_send = False
@@ -300,9 +305,17 @@ class RedisServerTransport(ServerTransport):
 
     def _reply_queue_problem(self, reply_to: object) -> str | None:
         """Why the server must not answer into ``reply_to`` (``None``: it may)."""
+        fit = self._fit_reply_queues
+        if type(reply_to) is str and reply_to in fit:
+            return None
         problem = reply_queue_problem(reply_to)
         if problem is None and reply_to == self.request_queue_name:
             return f"reply_to {reply_to!r} is this service's own request queue"
+        if problem is None:
+            if len(fit) >= _MOST_FIT_REPLY_QUEUES_KEPT:
+                # Clients come and go (a queue per client thread): start again, not grow.
+                fit.clear()
+            fit.add(cast(str, reply_to))
         return problem
 
     @staticmethod
