@@ -15,7 +15,9 @@ from servicewire.settings import import_path
 from servicewire.transport.base import AsyncClientTransport
 from servicewire.transport.redis import AsyncRedisClientTransport, RedisClientTransport
 from tests.support.metrics import RecordingMetrics
+from tests.support.waiting import wait_until
 from tests.transport.redis.support import layer
+from tests.transport.redis.test_server import commands_run
 
 
 def job(action: str = "echo", body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -154,3 +156,193 @@ def test_chunked_reply_arrives_whole(echo_server: Callable[..., Any], redis_url:
     data = body["actions"][0]["body"]["data"]
     assert data.startswith("<>")
     assert len(data) == 300000
+
+
+def test_pushes_share_one_connection_and_replies_come_in_one_pop(
+    echo_server: Callable[..., Any], redis_url: str, redis_client: redis.Redis
+) -> None:
+    echo_server()
+    transport = AsyncRedisClientTransport("echo", **layer(redis_url))
+    reply_key = transport.reply_key
+
+    async def main() -> dict[int, Any]:
+        try:
+            before = len(redis_client.client_list())
+            await asyncio.gather(
+                *(transport.send_request_message(n, {}, job(body={"n": n})) for n in range(30))
+            )
+            # Thirty pushes at once, over one connection of the transport's own.
+            assert len(redis_client.client_list()) == before + 1
+            await asyncio.to_thread(
+                wait_until, lambda: redis_client.llen(reply_key) == 30, "every reply"
+            )
+            redis_client.config_resetstat()
+            replies = {}
+            for _ in range(30):
+                received = await transport.receive_response_message(5)
+                assert received.request_id is not None
+                replies[received.request_id] = received.body
+            return replies
+        finally:
+            await transport.aclose()
+
+    replies = asyncio.run(main())
+    assert sorted(replies) == list(range(30))
+    # All thirty replies, already there, taken in one blocking pop.
+    assert commands_run(redis_client, "blmpop") == 1
+    assert commands_run(redis_client, "blpop") == 0
+
+
+def test_each_concurrent_push_learns_its_own_refusal(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    redis_client.rpush("pysoa:service.echo", b"waiting", b"waiting")
+
+    async def main() -> list[BaseException | None]:
+        transport = AsyncRedisClientTransport(
+            "echo", **layer(redis_url, queue_capacity=3, queue_full_timeout_in_seconds=0.1)
+        )
+        try:
+            return await asyncio.gather(
+                *(transport.send_request_message(n, {}, job()) for n in range(3)),
+                return_exceptions=True,
+            )
+        finally:
+            await transport.aclose()
+
+    outcomes = asyncio.run(main())
+    assert outcomes[0] is None  # the first written fills the queue
+    assert all(isinstance(outcome, MessageSendError) for outcome in outcomes[1:])
+    assert redis_client.llen("pysoa:service.echo") == 3
+
+
+def test_a_cancelled_send_leaves_the_others_their_acknowledgements(
+    echo_server: Callable[..., Any], redis_url: str
+) -> None:
+    echo_server()
+
+    async def main() -> set[int]:
+        transport = AsyncRedisClientTransport("echo", **layer(redis_url))
+        try:
+            sends = [
+                asyncio.ensure_future(transport.send_request_message(n, {}, job()))
+                for n in range(10)
+            ]
+            await asyncio.sleep(0)  # every send has started; cancel one waiting for its ack
+            sends[3].cancel()
+            outcomes = await asyncio.gather(*sends, return_exceptions=True)
+            assert isinstance(outcomes[3], asyncio.CancelledError)
+            assert all(outcome is None for n, outcome in enumerate(outcomes) if n != 3)
+            # A cancelled send may have been delivered: its reply, if it comes, is read too.
+            received = set()
+            for _ in range(9):
+                message = await transport.receive_response_message(5)
+                assert message.request_id is not None
+                received.add(message.request_id)
+            await transport.send_request_message(99, {}, job())
+            while 99 not in received:
+                message = await transport.receive_response_message(5)
+                assert message.request_id is not None
+                received.add(message.request_id)
+            return received
+        finally:
+            await transport.aclose()
+
+    received = asyncio.run(main())
+    assert set(range(10)) - {3} <= received
+    assert 99 in received
+
+
+def test_a_connection_closed_by_the_server_fails_its_calls_and_the_next_ones_work(
+    echo_server: Callable[..., Any], redis_url: str, redis_client: redis.Redis
+) -> None:
+    echo_server()
+
+    async def main() -> Any:
+        transport = AsyncRedisClientTransport("echo", **layer(redis_url))
+        try:
+            await transport.send_request_message(1, {}, job())
+            assert (await transport.receive_response_message(5)).request_id == 1
+            # The server closes every connection of normal clients (a restart, say), and
+            # the transport's connections are idle for long before their next use.
+            redis_client.client_kill_filter(_type="normal", skipme=True)
+            helds = [line.held for line in transport._push_lines.values()]
+            helds.append(transport._replies)
+            for held in helds:
+                assert held is not None
+                held.last_used = 0.0
+                connection = held.connection
+                assert connection is not None
+                await wait_until_async(connection.can_read, "the close to be seen")
+            await transport.send_request_message(2, {}, job())
+            return (await transport.receive_response_message(5)).request_id
+        finally:
+            await transport.aclose()
+
+    assert asyncio.run(main()) == 2
+
+
+async def wait_until_async(condition: Callable[[], Any], what: str) -> None:
+    deadline = time.monotonic() + 5
+    while not await condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def test_a_push_on_a_connection_that_dies_in_flight_is_a_connection_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import os
+    import signal
+
+    from servicewire import ConnectionError as TransportConnectionError
+    from servicewire.transport.redis import aio
+    from tests.support.services import running_redis
+
+    monkeypatch.setattr(aio, "_ACKNOWLEDGEMENT_WAIT", 0.3)
+    with running_redis() as server:
+        assert server.process is not None
+
+        async def main() -> Any:
+            transport = AsyncRedisClientTransport("echo", **layer(server.url))
+            try:
+                await transport.send_request_message(1, {}, job())
+                os.kill(server.process.pid, signal.SIGSTOP)  # Redis falls silent
+                try:
+                    with pytest.raises(TransportConnectionError, match="did not acknowledge"):
+                        await transport.send_request_message(2, {}, job())
+                finally:
+                    os.kill(server.process.pid, signal.SIGCONT)
+                # The next push takes a fresh connection.
+                await transport.send_request_message(3, {}, job())
+                return transport.requests_outstanding
+            finally:
+                await transport.aclose()
+
+        assert asyncio.run(main()) == 2
+
+
+def test_a_receive_cancelled_while_it_waits_leaves_no_pop_behind(
+    echo_server: Callable[..., Any], redis_url: str, redis_client: redis.Redis
+) -> None:
+    async def main() -> Any:
+        transport = AsyncRedisClientTransport("echo", **layer(redis_url))
+        try:
+            await transport.send_request_message(1, {}, job())  # no server yet: no reply
+            waiting = asyncio.ensure_future(transport.receive_response_message(30))
+
+            async def pop_waits() -> bool:
+                return any(
+                    entry["cmd"] in ("blpop", "blmpop") for entry in redis_client.client_list()
+                )
+
+            await wait_until_async(pop_waits, "the pop to be waiting")
+            waiting.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiting
+            echo_server()
+            return await transport.receive_response_message(5)
+        finally:
+            await transport.aclose()
+
+    assert asyncio.run(main()).request_id == 1

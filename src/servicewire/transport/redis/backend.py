@@ -43,6 +43,7 @@ __all__ = [
     "connection_kwargs",
     "describe_host",
     "is_queue_full",
+    "popped_items",
     "queue_full_backoff",
     "queue_full_error",
     "retry_pauses",
@@ -231,6 +232,34 @@ class BackendBase:
         """The host of a reply queue (consistent hash)."""
         return reply_host_index(key, self.host_count) if self.host_count > 1 else 0
 
+    def pop_command(self, key: str, timeout: float, count: int = 1) -> tuple[object, ...]:
+        """The command that pops up to ``count`` items of ``key``, waiting up to ``timeout``
+        seconds for the first (one item only from a Redis older than 7.0)."""
+        if count > 1 and self.several_per_pop:
+            return ("BLMPOP", b"%.3f" % max(timeout, 0.001), 1, key, "LEFT", "COUNT", count)
+        return ("BLPOP", key, blpop_timeout(timeout, self.whole_second_timeouts))
+
+    def falls_back(self, error: redis.ResponseError) -> bool:
+        """Whether Redis refused a pop for being older than the command (the next
+        :meth:`pop_command` is then one it accepts)."""
+        text = str(error)
+        if self.several_per_pop and "unknown command" in text and "BLMPOP" in text.upper():
+            self.several_per_pop = False
+            return True
+        if "timeout is not" in text and not self.whole_second_timeouts:
+            self.whole_second_timeouts = True
+            return True
+        return False
+
+
+def popped_items(answer: Any) -> list[bytes]:
+    """The items in Redis's answer to a :meth:`BackendBase.pop_command` (none if it timed
+    out)."""
+    if answer is None:
+        return []
+    items = answer[1]
+    return cast(list[bytes], items) if isinstance(items, list) else [cast(bytes, items)]
+
 
 def no_masters_error(problems: list[str]) -> TransportConnectionError:
     return TransportConnectionError(
@@ -303,13 +332,6 @@ class RedisBackend(BackendBase):
 
     # --- queue operations -----------------------------------------------------------------
 
-    def pop_command(self, key: str, timeout: float, count: int = 1) -> tuple[object, ...]:
-        """The command that pops up to ``count`` items of ``key``, waiting up to ``timeout``
-        seconds for the first (one item only from a Redis older than 7.0)."""
-        if count > 1 and self.several_per_pop:
-            return ("BLMPOP", b"%.3f" % max(timeout, 0.001), 1, key, "LEFT", "COUNT", count)
-        return ("BLPOP", key, blpop_timeout(timeout, self.whole_second_timeouts))
-
     def read_pop(
         self,
         connection: SyncConnection,
@@ -335,26 +357,11 @@ class RedisBackend(BackendBase):
                     f"Redis did not answer a {timeout:.3f} s blocking pop within {limit:.3f} s"
                 ) from None
             except redis.ResponseError as error:
-                if not self._fall_back(error):
+                if not self.falls_back(error):
                     raise
                 connection.send_command(*self.pop_command(key, timeout, count))
                 continue
-            if response is None:
-                return []
-            items = response[1]
-            return cast(list[bytes], items) if isinstance(items, list) else [cast(bytes, items)]
-
-    def _fall_back(self, error: redis.ResponseError) -> bool:
-        """Whether Redis refused a pop for being older than the command (the next
-        :meth:`pop_command` is then one it accepts)."""
-        text = str(error)
-        if self.several_per_pop and "unknown command" in text and "BLMPOP" in text.upper():
-            self.several_per_pop = False
-            return True
-        if "timeout is not" in text and not self.whole_second_timeouts:
-            self.whole_second_timeouts = True
-            return True
-        return False
+            return popped_items(response)
 
 
 def is_queue_full(error: redis.ResponseError) -> bool:
