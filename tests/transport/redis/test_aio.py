@@ -346,3 +346,34 @@ def test_a_receive_cancelled_while_it_waits_leaves_no_pop_behind(
             await transport.aclose()
 
     assert asyncio.run(main()).request_id == 1
+
+
+def test_with_two_hosts_pushes_alternate_and_replies_come_from_the_reply_host(
+    redis_url: str,
+) -> None:
+    from tests.support.services import running_redis
+    from tests.transport.redis.services import EchoServer
+    from tests.transport.redis.support import serving
+
+    with running_redis() as second:
+        hosts = {"backend_layer_kwargs": {"hosts": [redis_url, second.url]}}
+        with serving(EchoServer, hosts):
+
+            async def main() -> tuple[set[int], int]:
+                transport = AsyncRedisClientTransport("echo", **hosts)
+                try:
+                    await asyncio.gather(
+                        *(transport.send_request_message(n, {}, job()) for n in range(10))
+                    )
+                    received = set()
+                    for _ in range(10):
+                        message = await transport.receive_response_message(5)
+                        assert message.request_id is not None
+                        received.add(message.request_id)
+                    return received, len(transport._push_lines)
+                finally:
+                    await transport.aclose()
+
+            received, lines = asyncio.run(main())
+    assert received == set(range(10))
+    assert lines == 2  # a held connection for the pushes to each host
