@@ -8,6 +8,7 @@ time. The report gives the median of the rounds and their ratio.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -127,6 +128,24 @@ def collect_results() -> None:
     README.write_text(
         f"{before}{RESULTS_BEGIN}\n\n" + "\n\n".join(reports) + f"\n\n{RESULTS_END}{after}"
     )
+
+
+def add_cpus_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cpus",
+        help="run every process of the benchmark on these CPUs only (e.g. 0, or 0,1); see "
+        "benchmarks/README.md",
+    )
+
+
+def pin_to_cpus(cpus_option: str | None) -> str:
+    """Keep this process, and every process started from it (Redis, servers, clients), on
+    the CPUs of ``--cpus``; the sentence a report adds, empty when not pinned."""
+    if not cpus_option:
+        return ""
+    cpus = {int(cpu) for cpu in cpus_option.split(",")}
+    os.sched_setaffinity(0, cpus)
+    return f" All processes on CPU {', '.join(map(str, sorted(cpus)))} (`--cpus`)."
 
 
 def wait_until_serving(call: Callable[[], object]) -> None:

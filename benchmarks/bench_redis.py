@@ -45,8 +45,10 @@ from _harness import (
     ROOT,
     Callers,
     Sample,
+    add_cpus_option,
     fork_options,
     median_sample,
+    pin_to_cpus,
     publish,
     redis_version,
     rss_bytes,
@@ -319,18 +321,9 @@ def main() -> None:
         help="also measure a server's memory over 100,000 calls (about a minute)",
     )
     parser.add_argument("--no-write", action="store_true", help="never save the report")
-    parser.add_argument(
-        "--cpus",
-        help="run every process of the benchmark on these CPUs only (e.g. 0, or 0,1); see "
-        "benchmarks/README.md",
-    )
+    add_cpus_option(parser)
     arguments = parser.parse_args()
-    pinned = ""
-    if arguments.cpus:
-        cpus = {int(cpu) for cpu in arguments.cpus.split(",")}
-        # Inherited by every process started from here: Redis, servers and clients.
-        os.sched_setaffinity(0, cpus)
-        pinned = f" All processes on CPU {', '.join(map(str, sorted(cpus)))} (`--cpus`)."
+    pinned = pin_to_cpus(arguments.cpus)
     selected = arguments.case or list(BENCH_CASES)
     cases = [name for name in selected if name != "memory"]
     memory = arguments.memory or "memory" in selected

@@ -11,7 +11,7 @@ plain server first (the profiler's overhead inflates every function alike, rough
 System calls: the client process and the server processes of each system are traced with
 ``strace -c -f`` during a round of calls (``strace`` must be installed).
 
-Run: ``.venv/bin/python benchmarks/profile_redis.py [--calls 3000] [--seconds 2]``
+Run: ``.venv/bin/python benchmarks/profile_redis.py [--calls 3000] [--seconds 2] [--cpus 0]``
 """
 
 from __future__ import annotations
@@ -30,8 +30,10 @@ from pathlib import Path
 from _cases import CASES
 from _harness import (
     Callers,
+    add_cpus_option,
     counting_system_calls,
     cpu_seconds,
+    pin_to_cpus,
     publish,
     serving,
 )
@@ -200,7 +202,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=3000, help="profiled calls")
     parser.add_argument("--seconds", type=float, default=2.0, help="traced seconds per system")
+    add_cpus_option(parser)
     arguments = parser.parse_args()
+    pinned = pin_to_cpus(arguments.cpus)
     with running_redis() as redis_server:
         client_shares, server_shares, client_cpu, server_cpu = profile_steps(
             redis_server, arguments.calls
@@ -231,7 +235,7 @@ def main() -> None:
         f"private redis-server ({version}). Steps: shares of `cProfile` own time, by module "
         "and function, scaled to each side's CPU per call measured without the profiler; "
         "system calls: "
-        f"`strace -c -f` on the client and server processes for {arguments.seconds:g} s.",
+        f"`strace -c -f` on the client and server processes for {arguments.seconds:g} s." + pinned,
     ]
     publish(lines)
 
