@@ -2,7 +2,9 @@
 
 Markers (files under the directory named by ``SW_TEST_MARKERS``) record what ran:
 ``pre_fork``, ``initialize`` (one line per call), ``setup`` (one line per call).
-``SW_TEST_CRASH_SETUP=1`` makes ``setup`` fail, so that the worker dies at start-up.
+``SW_TEST_CRASH_SETUP=1`` makes ``setup`` fail, so that the worker dies at start-up;
+``SW_TEST_HOLD_INITIALIZE=<path>`` makes ``initialize`` wait until that file exists (at most
+30 s), so that a worker can be signalled while it starts.
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ class RuntimeServer(Server):
     @classmethod
     def initialize(cls, settings: ServerSettings) -> type[Server]:
         mark("initialize")
+        release = os.environ.get("SW_TEST_HOLD_INITIALIZE")
+        if release:
+            deadline = time.monotonic() + 30
+            while not Path(release).exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
         return super().initialize(settings)
 
     def setup(self) -> None:

@@ -284,6 +284,18 @@ def test_no_respawn_leaves_a_crashed_worker_dead(start: Callable[..., RuntimePro
     assert "not respawning it" in service.log
 
 
+def test_a_worker_told_to_stop_while_it_starts_exits_cleanly(
+    start: Callable[..., RuntimeProcess], tmp_path: Path
+) -> None:
+    release = tmp_path / "release"
+    service = start(None, "--fork", "1", SW_TEST_HOLD_INITIALIZE=str(release))
+    wait_until(lambda: service.marker_lines("initialize"), "the worker to be starting")
+    service.send(signal.SIGTERM)
+    assert service.wait() == 0, service.log
+    assert "Worker 1 exited (status 0)" in service.log
+    assert not release.exists()
+
+
 def test_workers_stop_when_their_supervisor_is_killed(
     start: Callable[..., RuntimeProcess], tmp_path: Path
 ) -> None:

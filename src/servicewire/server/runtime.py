@@ -348,6 +348,11 @@ def _exit_after_grace(grace: float) -> None:
     os._exit(EXIT_FAILURE)
 
 
+def _exit_before_serving(signal_number: int, frame: FrameType | None) -> None:
+    logger.info("Received %s before serving: exiting", signal.Signals(signal_number).name)
+    raise SystemExit(EXIT_OK)
+
+
 def run_worker(
     server_class: type[ServerHost],
     settings: ServerSettings,
@@ -468,7 +473,9 @@ class Supervisor:
         status = EXIT_FAILURE
         try:
             for number in blocked:
-                signal.signal(number, signal.SIG_DFL)
+                # Until the server installs its own handlers: a worker told to stop while it
+                # starts (as a respawned one may be) exits cleanly, not killed by the signal.
+                signal.signal(number, _exit_before_serving)
             signal.pthread_sigmask(signal.SIG_UNBLOCK, blocked)
             status = run_worker(self.server_class, self.settings, worker_id, os.getppid())
         except SystemExit as exit_request:

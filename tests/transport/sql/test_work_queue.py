@@ -157,4 +157,4 @@ def test_harakiri_answers_a_stuck_job_once_though_it_outlives_its_lease(
     answers = client.call_actions("recorder", [record(log, 2)], timeout=30)
     assert answers.actions[0].body["pid"] != stuck
     assert [n for _pid, n in runs(log)] == [1, 2]
-    assert service.stop() == 0
+    assert service.stop() == 0, service.log
