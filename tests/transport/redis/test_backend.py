@@ -20,6 +20,7 @@ from servicewire.transport.redis import AsyncRedisClientTransport
 from servicewire.transport.redis.backend import RedisBackend, describe_host
 from servicewire.transport.redis.settings import RedisClientTransportSettings
 from tests.support.services import RedisSentinel, RedisServer, free_port, running_redis, unavailable
+from tests.support.waiting import wait_until
 from tests.transport.redis.services import EchoServer
 from tests.transport.redis.support import make_client, serving
 
@@ -44,7 +45,9 @@ def test_redis_url_with_a_database_number_selects_that_database(
     url = f"redis://127.0.0.1:{redis_server.port}/3"
     client = make_client("echo", {"backend_layer_kwargs": {"hosts": [url]}})
     client.send_request("echo", [{"action": "echo"}])
-    assert redis.Redis(port=redis_server.port, db=3).llen("pysoa:service.echo") == 1
+    # A send returns once its push is written; Redis runs it a moment later.
+    selected = redis.Redis(port=redis_server.port, db=3)
+    wait_until(lambda: selected.llen("pysoa:service.echo") == 1, "the request in database 3")
     assert redis.Redis(port=redis_server.port, db=0).llen("pysoa:service.echo") == 0
 
 
@@ -53,7 +56,8 @@ def test_redis_db_and_redis_port_shortcuts_apply_to_host_names(redis_server: Red
     layer = {"hosts": ["127.0.0.1"], "redis_port": redis_server.port, "redis_db": 2}
     client = make_client("echo", {"backend_layer_kwargs": layer})
     client.send_request("echo", [{"action": "echo"}])
-    assert redis.Redis(port=redis_server.port, db=2).llen("pysoa:service.echo") == 1
+    selected = redis.Redis(port=redis_server.port, db=2)
+    wait_until(lambda: selected.llen("pysoa:service.echo") == 1, "the request in database 2")
 
 
 @pytest.fixture
@@ -182,8 +186,11 @@ def test_requests_go_round_robin_over_the_hosts(
     client = make_client("echo", {"backend_layer_kwargs": {"hosts": hosts}})
     for _ in range(6):
         client.send_request("echo", [{"action": "echo"}])
-    lengths = [redis.Redis(port=port).llen("pysoa:service.echo") for _, port in hosts]
-    assert lengths == [3, 3]
+    queues = [redis.Redis(port=port) for _, port in hosts]
+    wait_until(
+        lambda: [queue.llen("pysoa:service.echo") for queue in queues] == [3, 3],
+        "three requests on each host",
+    )
 
 
 def test_calls_over_several_hosts_route_replies_to_the_callers_host(

@@ -38,6 +38,7 @@ from tests.support.metrics import (
     metrics_of,
 )
 from tests.support.services import RedisServer, running_redis
+from tests.support.waiting import wait_until
 from tests.transport.redis.services import EchoServer
 from tests.transport.redis.support import layer, make_client, serving
 
@@ -98,6 +99,12 @@ def test_threads_sharing_a_client_each_get_their_own_replies(
 # --- on the wire --------------------------------------------------------------------------
 
 
+def wait_until_queued(redis_client: redis.Redis) -> None:
+    """Wait for the echo service's request queue to hold a request: a send returns once its
+    push is written, and Redis runs the push a moment later."""
+    wait_until(lambda: redis_client.llen("pysoa:service.echo"), "the request to be queued")
+
+
 @pytest.mark.parametrize(
     ("version", "prefix"),
     [
@@ -111,6 +118,7 @@ def test_request_framing_follows_protocol_version(
 ) -> None:
     client = make_client("echo", layer(redis_url, protocol_version=version))
     client.send_request("echo", [{"action": "echo", "body": {"x": 1}}])
+    wait_until_queued(redis_client)
     data = bytes(redis_client.lpop("pysoa:service.echo") or b"")
     assert data.startswith(prefix)
     assert parse_frame(data).version == version
@@ -121,6 +129,7 @@ def test_request_carries_client_version_reply_queue_and_expiry(
 ) -> None:
     client = make_client("echo", layer(redis_url))
     request_id = client.send_request("echo", [{"action": "echo", "body": {}}])
+    wait_until_queued(redis_client)
     message = decode(bytes(redis_client.lpop("pysoa:service.echo") or b""))
     assert message["request_id"] == request_id
     meta = message["meta"]
@@ -141,10 +150,12 @@ def test_a_callers_timeout_sets_the_message_and_key_expiry(
 ) -> None:
     client = make_client("echo", layer(redis_url))
     client.call_action_future("echo", "echo", {}, timeout=1.5)
+    wait_until_queued(redis_client)
     message = decode(bytes(redis_client.lpop("pysoa:service.echo") or b""))
     assert message["body"]["control"]["timeout"] == 1.5
     assert time.time() < message["meta"]["__expiry__"] < time.time() + 1.5
     client.send_request("echo", [{"action": "echo"}], message_expiry_in_seconds=20)
+    wait_until_queued(redis_client)
     assert 25 < redis_client.ttl("pysoa:service.echo") <= 30
 
 
@@ -419,7 +430,7 @@ def test_a_future_call_sends_its_request_at_once(redis_url: str, redis_client: r
     client = make_client("echo", layer(redis_url))
     future = client.call_action_future("echo", "echo", {"x": 1})
     # Nobody waits for the reply yet: the request must not be held back for that wait.
-    assert redis_client.llen("pysoa:service.echo") == 1
+    wait_until_queued(redis_client)
     del future
 
 
