@@ -61,7 +61,7 @@ __all__ = ["AsyncRedisBackend", "AsyncRedisClientTransport"]
 
 if sys.version_info >= (3, 11):
     from asyncio import timeout as _within
-else:  # pragma: no cover - redis-py depends on async-timeout before Python 3.11.3
+else:  # pragma: no cover - the backport of asyncio.timeout (a dependency before 3.11)
     from async_timeout import timeout as _within  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 
