@@ -125,15 +125,16 @@ def test_a_request_counts_as_outstanding_while_it_is_being_written(
 
     monkeypatch.setattr(transport.core, "write_request", recording_write)
 
-    async def scenario() -> None:
-        try:
-            await transport.send_request_message(1, {}, _job(1))
-        finally:
-            await transport.aclose()
-
-    asyncio.run(scenario())
+    asyncio.run(send_one_then_close(transport))
     assert seen_during_write == [1]
     assert transport.requests_outstanding == 1
+
+
+async def send_one_then_close(transport: AsyncSqlClientTransport) -> None:
+    try:
+        await transport.send_request_message(1, {}, _job(1))
+    finally:
+        await transport.aclose()
 
 
 def test_a_request_that_could_not_be_written_is_not_outstanding(
@@ -146,12 +147,6 @@ def test_a_request_that_could_not_be_written_is_not_outstanding(
 
     monkeypatch.setattr(transport.core, "write_request", failing_write)
 
-    async def scenario() -> None:
-        try:
-            await transport.send_request_message(1, {}, _job(1))
-        finally:
-            await transport.aclose()
-
     with pytest.raises(OSError, match="disk full"):
-        asyncio.run(scenario())
+        asyncio.run(send_one_then_close(transport))
     assert transport.requests_outstanding == 0
