@@ -377,3 +377,31 @@ def test_with_two_hosts_pushes_alternate_and_replies_come_from_the_reply_host(
             received, lines = asyncio.run(main())
     assert received == set(range(10))
     assert lines == 2  # a held connection for the pushes to each host
+
+
+def test_a_malformed_reply_is_an_invalid_message_and_the_next_reply_is_read(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    import msgpack
+
+    from servicewire import InvalidMessageError
+    from servicewire.transport.redis.protocol import ProtocolVersion, build_frame
+
+    async def main() -> Any:
+        transport = AsyncRedisClientTransport("echo", **layer(redis_url))
+        try:
+            await transport.send_request_message(1, {}, job())
+            await transport.send_request_message(2, {}, job())
+            reply = {"request_id": 2, "meta": {}, "body": {"actions": [], "errors": []}}
+            redis_client.rpush(
+                "pysoa:" + transport.reply_queue,
+                b"\xc1 not a message",
+                build_frame(msgpack.packb(reply), ProtocolVersion.VERSION_3, "application/msgpack"),
+            )
+            with pytest.raises(InvalidMessageError, match="Unreadable reply"):
+                await transport.receive_response_message(5)
+            return await transport.receive_response_message(5)
+        finally:
+            await transport.aclose()
+
+    assert asyncio.run(main()).request_id == 2

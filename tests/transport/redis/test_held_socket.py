@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import select
+import socket as py_socket
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -165,3 +166,22 @@ def test_a_write_refused_by_a_replica_is_an_error_answer_elsewhere() -> None:
             socket.read(1.0)
         assert socket.is_current()
         pool.disconnect()
+
+
+def test_a_garbled_stream_is_a_broken_connection_and_is_closed() -> None:
+    class StandIn:
+        """Stands in for the redis-py connection (only its disconnect is used)."""
+
+        disconnected = False
+
+        def disconnect(self) -> None:
+            self.disconnected = True
+
+    ours, redis_side = py_socket.socketpair()
+    with ours, redis_side:
+        connection = StandIn()
+        socket = HeldSocket(connection, ours, 1.0)
+        redis_side.sendall(b"!not RESP at all\r\n")
+        with pytest.raises(redis.ConnectionError):
+            socket.read(1.0)
+        assert connection.disconnected
