@@ -11,11 +11,12 @@ import pytest
 import redis
 
 from servicewire import Action, EnrichedActionRequest, MetricName, Server
+from servicewire.server.auxiliary import AuxiliaryAction, AuxiliaryActionRequest
 from servicewire.server.received import parse_request
 from servicewire.transport.redis.protocol import ProtocolVersion, build_frame, encode_envelope
 from servicewire.types import Body
 from tests.support.metrics import RECORDING_METRICS, metrics_of
-from tests.support.transports import QueueServerTransport
+from tests.support.transports import QueueServerTransport, TellingQueueServerTransport
 from tests.transport.redis.support import layer, serving
 
 SECRET = "hunter2-not-for-logs"
@@ -159,3 +160,91 @@ def test_a_malformed_client_version_over_redis_is_answered_and_the_server_serves
     assert second["body"]["actions"][0]["body"]["n"] == 1
     assert metrics.counts[MetricName.SERVER_ERROR_BAD_MESSAGE] == 1
     assert "Error while handling a request" not in caplog.text
+
+
+# --- a response sent with the next receive ------------------------------------------------
+
+
+class Nothing(AuxiliaryAction):
+    def run(self, request: AuxiliaryActionRequest) -> Body:
+        return {}
+
+
+class ServingUntilIdle(Echoing):
+    """Stops serving once no request is queued."""
+
+    def perform_idle_actions(self) -> None:
+        super().perform_idle_actions()
+        self.shutting_down = True
+
+
+class WithPostRequestActions(ServingUntilIdle):
+    def perform_post_request_actions(self) -> None:
+        super().perform_post_request_actions()
+
+
+class WithAuxiliaryActions(ServingUntilIdle):
+    auxiliary_action_map: ClassVar[dict[str, Any]] = {"echo": [Nothing]}
+
+
+def served_until_idle(server_class: type[Server], requests: int = 2, **settings: Any) -> list[bool]:
+    """Serve ``requests`` queued requests in the serving loop; what each response's
+    ``send_response_message`` was told of ``receive_follows``."""
+    server = server_class(
+        {"transport": {"path": "tests.support.transports:TellingQueueServerTransport"}, **settings}
+    )
+    transport = server.transport
+    assert isinstance(transport, TellingQueueServerTransport)
+    for request_id in range(requests):
+        transport.add_request(request_id, job())
+    server.run()
+    assert [sent.request_id for sent in transport.sent] == list(range(requests))
+    return transport.told
+
+
+def test_in_the_serving_loop_a_transport_is_told_the_next_receive_follows_each_response() -> None:
+    assert served_until_idle(ServingUntilIdle) == [True, True]
+
+
+def test_a_transport_is_not_told_when_something_that_may_take_long_runs_after_the_response(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert served_until_idle(WithPostRequestActions) == [False, False]
+    assert served_until_idle(WithAuxiliaryActions) == [False, False]
+    assert served_until_idle(ServingUntilIdle, metrics=RECORDING_METRICS) == [False, False]
+    with caplog.at_level(logging.DEBUG, logger="servicewire.server.job"):
+        assert served_until_idle(ServingUntilIdle) == [False, False]
+
+
+def test_a_transport_is_not_told_when_an_event_listener_or_a_worker_pool_is_in_the_way() -> None:
+    class Listened(ServingUntilIdle):
+        pass
+
+    Listened.events.add_listener("job_response", lambda event: None)
+    assert served_until_idle(Listened) == [False, False]
+    assert served_until_idle(ServingUntilIdle, workers=2) == [False, False]
+
+
+def test_outside_the_serving_loop_a_response_is_sent_without_waiting_for_a_receive() -> None:
+    server = ServingUntilIdle(
+        {"transport": {"path": "tests.support.transports:TellingQueueServerTransport"}}
+    )
+    transport = server.transport
+    assert isinstance(transport, TellingQueueServerTransport)
+    transport.add_request(1, job())
+    server.handle_next_request()
+    assert transport.told == [False]
+    assert [sent.request_id for sent in transport.sent] == [1]
+
+
+def test_a_transport_without_the_keyword_serves_in_the_loop_as_before() -> None:
+    class Plain(ServingUntilIdle):
+        pass
+
+    server = Plain({"transport": {"path": "tests.support.transports:QueueServerTransport"}})
+    transport = server.transport
+    assert isinstance(transport, QueueServerTransport)
+    transport.add_request(1, job())
+    transport.add_request(2, job())
+    server.run()
+    assert [sent.request_id for sent in transport.sent] == [1, 2]

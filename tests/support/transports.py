@@ -158,3 +158,23 @@ class AsyncBrokenTransport(AsyncClientTransport):
         self, receive_timeout_in_seconds: int | float | None = None
     ) -> ReceivedMessage:
         raise MessageReceiveTimeout("nothing was sent")
+
+
+class TellingQueueServerTransport(QueueServerTransport):
+    """A :class:`QueueServerTransport` that takes ``receive_follows`` and keeps what each
+    response was told, in :attr:`told`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.told: list[bool] = []
+
+    def send_response_message(
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        receive_follows: bool = False,
+    ) -> None:
+        self.told.append(receive_follows)
+        super().send_response_message(request_id, meta, body)

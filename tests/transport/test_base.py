@@ -13,12 +13,18 @@ from servicewire.transport.base import (
     AsyncClientTransport,
     ClientTransport,
     ReceivedMessage,
+    ServerTransport,
     request_sender,
+    response_sender,
 )
-from servicewire.transport.local import AsyncLocalClientTransport, LocalClientTransport
-from servicewire.transport.redis import RedisClientTransport
+from servicewire.transport.local import (
+    AsyncLocalClientTransport,
+    LocalClientTransport,
+    LocalServerTransport,
+)
+from servicewire.transport.redis import RedisClientTransport, RedisServerTransport
 from servicewire.transport.redis.aio import AsyncRedisClientTransport
-from servicewire.transport.sql import SqlClientTransport
+from servicewire.transport.sql import SqlClientTransport, SqlServerTransport
 from servicewire.transport.sql.aio import AsyncSqlClientTransport
 
 
@@ -145,6 +151,53 @@ def test_every_transport_of_servicewire_takes_the_keywords(transport_class: type
     parameters = inspect.signature(transport_class.send_request_message).parameters
     expects_reply, receive_follows = parameters["expects_reply"], parameters["receive_follows"]
     assert (expects_reply.kind, expects_reply.default) == (inspect.Parameter.KEYWORD_ONLY, True)
+    assert (receive_follows.kind, receive_follows.default) == (
+        inspect.Parameter.KEYWORD_ONLY,
+        False,
+    )
+
+
+# --- the server side ---------------------------------------------------------------------
+
+
+def response_sender_of(method: Any) -> Any:
+    class Transport:
+        send_response_message = method
+
+    return response_sender(Transport())  # type: ignore[arg-type]
+
+
+def test_a_server_transport_is_given_receive_follows_only_if_it_takes_it() -> None:
+    class Responses:
+        def takes(
+            self, request_id: int, meta: Any, body: Any, *, receive_follows: bool = False
+        ) -> None: ...
+
+        def takes_any(self, request_id: int, meta: Any, body: Any, **kwargs: Any) -> None: ...
+
+        def old(self, request_id: int, meta: Any, body: Any) -> None: ...
+
+    responses = Responses()
+    assert response_sender_of(responses.takes) == responses.takes
+    assert response_sender_of(responses.takes_any) == responses.takes_any
+    assert response_sender_of(responses.old) is None
+
+
+@pytest.mark.parametrize(
+    "transport_class",
+    [
+        ServerTransport,
+        LocalClientTransport,
+        LocalServerTransport,
+        RedisServerTransport,
+        SqlServerTransport,
+    ],
+)
+def test_every_server_transport_of_servicewire_takes_receive_follows(
+    transport_class: type,
+) -> None:
+    parameters = inspect.signature(transport_class.send_response_message).parameters
+    receive_follows = parameters["receive_follows"]
     assert (receive_follows.kind, receive_follows.default) == (
         inspect.Parameter.KEYWORD_ONLY,
         False,

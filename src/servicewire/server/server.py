@@ -368,6 +368,12 @@ class Server:
         if self.metrics.enabled:
             self.metrics.flush()
 
+    @property
+    def post_request_actions_overridden(self) -> bool:
+        """Whether this class has post-request actions of its own (then a response is never
+        held back for the next receive, which would wait for them)."""
+        return type(self).perform_post_request_actions is not Server.perform_post_request_actions
+
     def perform_idle_actions(self) -> None:
         """Runs when no request arrived within the receive timeout. Overrides must call
         ``super()``."""

@@ -40,6 +40,7 @@ from servicewire.logging import RecursivelyCensoredDictWrapper, reset_log_contex
 from servicewire.metrics import MetricName, MetricsRecorder
 from servicewire.server.received import ReceivedRequest, parse_request, read_client_version
 from servicewire.server.workers import WorkerPool
+from servicewire.transport.base import response_sender
 from servicewire.types import Error, JobRequest, JobResponse
 
 if TYPE_CHECKING:
@@ -75,6 +76,9 @@ class JobRunner(Protocol):
     def perform_pre_request_actions(self) -> None: ...
 
     def perform_post_request_actions(self) -> None: ...
+
+    @property
+    def post_request_actions_overridden(self) -> bool: ...
 
     def perform_idle_actions(self) -> None: ...
 
@@ -114,6 +118,16 @@ class Serving:
         self.error_level: int = logging.getLevelName(settings.request_log_error_level)
         # If even the higher of the two levels is off, no request log line can be emitted.
         self._highest_level = max(self.success_level, self.error_level)
+        # Whether nothing after a response can take long (no auxiliary actions, no
+        # post-request actions of the service's own): the response may then wait for the
+        # serving loop's next receive, to go out with it.
+        self._quick_after_response = (
+            auxiliary is None and not runner.post_request_actions_overridden
+        )
+        # While serve() runs without a worker pool (each response is then followed by the
+        # loop's next receive): the transport's send_response_message, if it takes
+        # receive_follows.
+        self._send_before_receive: Callable[..., None] | None = None
 
     @property
     def shutting_down(self) -> bool:
@@ -131,6 +145,8 @@ class Serving:
         try:
             if self.settings.workers > 1:
                 self.worker_pool = WorkerPool(self, self.settings.workers)
+            elif self.transport is not None:
+                self._send_before_receive = response_sender(self.transport)
             while not self.runner.shutting_down:
                 try:
                     self.handle_next_request()
@@ -141,6 +157,7 @@ class Serving:
                 self.worker_pool.finish()
         finally:
             self.worker_pool = None
+            self._send_before_receive = None
 
     def handle_next_request(self) -> None:
         """Receive one request from the transport and handle it (see
@@ -178,7 +195,12 @@ class Serving:
 
     def handle_request(self, request: ReceivedRequest) -> None:
         """Run the request's job (or reject it), answer it unless its caller asked for no
-        response, log and count it, complete it, then hand its auxiliary actions on."""
+        response, log and count it, complete it, then hand its auxiliary actions on.
+
+        In :meth:`serve`'s loop without a worker pool, the next receive follows at once:
+        when nothing that may take long runs after the response either, the transport may
+        send the response together with that receive.
+        """
         transport = self.transport
         assert transport is not None
         metrics_enabled = self.metrics.enabled
@@ -202,7 +224,15 @@ class Serving:
                 self.metrics.timer(MetricName.SERVER_JOB_PROCESS, time.perf_counter() - processing)
             message = None
             if request.expects_reply:
-                response, message = self._send_response(request, response)
+                # Held only if the loop's next receive comes at once (not a shutdown).
+                held = (
+                    self._quick_after_response
+                    and not logging_requests
+                    and observed is None
+                    and not metrics_enabled
+                    and not runner.shutting_down
+                )
+                response, message = self._send_response(request, response, held)
             if logging_requests:
                 self._log_response(request, response, message)
             if observed is not None:
@@ -281,14 +311,17 @@ class Serving:
         )
 
     def _send_response(
-        self, request: ReceivedRequest, response: JobResponse
+        self, request: ReceivedRequest, response: JobResponse, held: bool = False
     ) -> tuple[JobResponse, dict[str, Any]]:
         """Send the response (or, if the transport refuses it, a job error in its place);
-        return what was sent."""
+        return what was sent. ``held``: it may go out with the next receive."""
         assert self.transport is not None
         message = self.response_message(response, request.client_version)
         try:
-            if self.metrics.enabled:
+            send_before_receive = self._send_before_receive
+            if held and send_before_receive is not None:
+                send_before_receive(request.request_id, request.meta, message, receive_follows=True)
+            elif self.metrics.enabled:
                 sending = time.perf_counter()
                 self.transport.send_response_message(request.request_id, request.meta, message)
                 self.metrics.timer(MetricName.SERVER_RESPONSE_SEND, time.perf_counter() - sending)

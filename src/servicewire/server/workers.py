@@ -399,8 +399,14 @@ class HarakiriWatchdog:
         self._complete = complete = transport.complete_request_message
 
         def send_response_message(
-            request_id: int, meta: dict[str, Any], body: dict[str, Any]
+            request_id: int,
+            meta: dict[str, Any],
+            body: dict[str, Any],
+            *,
+            receive_follows: bool = False,
         ) -> None:
+            # Workers' responses never wait for a receive (another thread's): the keyword
+            # is taken, for the method's signature, and not passed on.
             job = pool.current_job()
             if job is None:
                 send(request_id, meta, body)

@@ -33,6 +33,7 @@ __all__ = [
     "ServerTransport",
     "Transport",
     "request_sender",
+    "response_sender",
 ]
 
 _NO_METRICS = NoOpMetricsRecorder()
@@ -174,9 +175,21 @@ class ServerTransport(Transport, abc.ABC):
 
     @abc.abstractmethod
     def send_response_message(
-        self, request_id: int, meta: dict[str, Any], body: dict[str, Any]
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        receive_follows: bool = False,
     ) -> None:
         """Send the response to a request, with the ``meta`` its request arrived with.
+
+        ``receive_follows`` is ``True`` when the caller's next call on this thread is
+        :meth:`receive_request_message`, at once (a serving loop with nothing to run in
+        between): a transport may then hold the response back and send it together with
+        that receive. A transport that holds one must send it from :meth:`close` too, if no
+        receive came. A transport whose method does not take the keyword still works:
+        callers that use :func:`response_sender` leave it out for such a transport.
 
         Raises ``MessageTooLarge`` or ``InvalidField`` (the server then sends an error reply
         instead) and the transient transport errors.
@@ -232,6 +245,8 @@ as keywords."""
 
 # The keywords of send_request_message that transports written before them do not take.
 _TELLING_KEYWORDS = ("expects_reply", "receive_follows")
+# And of send_response_message.
+_TELLING_RESPONSE_KEYWORDS = ("receive_follows",)
 
 
 def request_sender(transport: ClientTransport | AsyncClientTransport) -> RequestSender:
@@ -261,8 +276,18 @@ def request_sender(transport: ClientTransport | AsyncClientTransport) -> Request
     return send_telling_what_it_takes
 
 
-def _keywords_taken(function: Callable[..., Any]) -> set[str]:
-    """Which of the telling keywords ``function`` takes."""
+def response_sender(transport: ServerTransport) -> Callable[..., None] | None:
+    """``transport.send_response_message``, if it takes the ``receive_follows`` keyword;
+    ``None`` for a transport written before the keyword (call it without). Call this once
+    per transport (it reads the method's signature), not once per response."""
+    send = transport.send_response_message
+    return send if _keywords_taken(send, _TELLING_RESPONSE_KEYWORDS) else None
+
+
+def _keywords_taken(
+    function: Callable[..., Any], keywords: tuple[str, ...] = _TELLING_KEYWORDS
+) -> set[str]:
+    """Which of ``keywords`` ``function`` takes."""
     try:
         parameters = inspect.signature(function).parameters.values()
     except (TypeError, ValueError):
@@ -270,10 +295,7 @@ def _keywords_taken(function: Callable[..., Any]) -> set[str]:
     taken = set()
     for parameter in parameters:
         if parameter.kind is inspect.Parameter.VAR_KEYWORD:
-            return set(_TELLING_KEYWORDS)
-        if (
-            parameter.name in _TELLING_KEYWORDS
-            and parameter.kind is not inspect.Parameter.POSITIONAL_ONLY
-        ):
+            return set(keywords)
+        if parameter.name in keywords and parameter.kind is not inspect.Parameter.POSITIONAL_ONLY:
             taken.add(parameter.name)
     return taken

@@ -148,7 +148,12 @@ class LocalClientTransport(ClientTransport, ServerTransport):
         return request
 
     def send_response_message(
-        self, request_id: int, meta: dict[str, Any], body: dict[str, Any]
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        receive_follows: bool = False,
     ) -> None:
         self._state.responses.append(_message((request_id, meta, body)))
 
@@ -296,6 +301,11 @@ class LocalServerTransport(ServerTransport):
         )
 
     def send_response_message(
-        self, request_id: int, meta: dict[str, Any], body: dict[str, Any]
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        receive_follows: bool = False,
     ) -> None:
         raise ImproperlyConfigured("LocalServerTransport cannot send responses")

@@ -540,3 +540,116 @@ def test_message_details_name_the_queue_the_reply_route_and_the_framing(
         "content_type": serializer.mime_type,
     }
     transport.close()
+
+
+# --- a response written with the next wait ---------------------------------------------
+
+
+def test_a_response_told_a_receive_follows_goes_out_with_that_receive(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    from servicewire.errors import MessageReceiveTimeout
+    from servicewire.transport.redis import RedisServerTransport
+
+    transport = RedisServerTransport("echo", **layer(redis_url, receive_timeout_in_seconds=0.1))
+    pushes_before = commands_run(redis_client, "eval")
+    transport.send_response_message(1, {"reply_to": REPLY_TO}, {"n": 1}, receive_follows=True)
+    # Held back, not written: Redis has run no push yet.
+    assert commands_run(redis_client, "eval") == pushes_before
+    with pytest.raises(MessageReceiveTimeout):
+        transport.receive_request_message()
+    assert commands_run(redis_client, "eval") == pushes_before + 1
+    assert decode(pop_reply(redis_client))["request_id"] == 1
+    transport.close()
+
+
+def test_a_held_response_is_written_by_close(redis_url: str, redis_client: redis.Redis) -> None:
+    from servicewire.transport.redis import RedisServerTransport
+
+    transport = RedisServerTransport("echo", **layer(redis_url))
+    transport.send_response_message(2, {"reply_to": REPLY_TO}, {"n": 2}, receive_follows=True)
+    transport.close()
+    assert decode(pop_reply(redis_client))["request_id"] == 2
+
+
+def test_a_large_response_is_written_at_once_even_when_a_receive_follows(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    from servicewire.transport.redis import RedisServerTransport
+
+    transport = RedisServerTransport("echo", **layer(redis_url))
+    body = {"text": "x" * 20_000}
+    transport.send_response_message(3, {"reply_to": REPLY_TO}, body, receive_follows=True)
+    # Nothing else is written: the reply arrives on its own.
+    assert decode(pop_reply(redis_client))["body"] == body
+    transport.close()
+
+
+def test_a_receiving_thread_of_a_server_with_workers_never_holds_a_response(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    from servicewire.transport.redis import RedisServerTransport
+
+    transport = RedisServerTransport("echo", **layer(redis_url))
+    transport.enable_concurrent_requests(2)
+    transport.send_response_message(4, {"reply_to": REPLY_TO}, {"n": 4}, receive_follows=True)
+    assert decode(pop_reply(redis_client))["request_id"] == 4
+    transport.close()
+
+
+def test_a_held_response_refused_for_a_full_queue_is_retried_by_the_receive_then_logged(
+    redis_url: str, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    from servicewire.errors import MessageReceiveTimeout
+    from servicewire.transport.redis import RedisServerTransport
+
+    stuck = "service.echo.stuck!000000000003"
+    redis_client.rpush("pysoa:" + stuck, b"old")
+    transport = RedisServerTransport(
+        "echo",
+        **layer(
+            redis_url,
+            queue_capacity=1,
+            queue_full_timeout_in_seconds=0.2,
+            receive_timeout_in_seconds=0.1,
+        ),
+    )
+    transport.send_response_message(5, {"reply_to": stuck}, {"n": 5}, receive_follows=True)
+    with caplog.at_level(logging.ERROR, logger="servicewire.transport.redis"):
+        with pytest.raises(MessageReceiveTimeout):
+            transport.receive_request_message()
+    assert "Could not deliver the response to request 5" in caplog.text
+    assert "capacity 1" in caplog.text
+    assert redis_client.lrange("pysoa:" + stuck, 0, -1) == [b"old"]
+    transport.close()
+
+
+class WaitingAfterEachRequest(EchoServer):
+    """Post-request actions that wait until the test has the response."""
+
+    answered = threading.Event()
+
+    def perform_post_request_actions(self) -> None:
+        super().perform_post_request_actions()
+        self.answered.wait(10)
+
+
+def test_a_response_does_not_wait_for_the_post_request_actions(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    with serving(WaitingAfterEachRequest, layer(redis_url)):
+        push_request(redis_client, 61)
+        # Held for the next receive, the response would wait for the post-request actions,
+        # which wait for it: no reply within the bound.
+        reply = pop_reply(redis_client, timeout=5)
+        WaitingAfterEachRequest.answered.set()
+    assert decode(reply)["request_id"] == 61
+
+
+def test_a_serving_loop_answers_each_request_with_responses_written_with_its_waits(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    with serving(EchoServer, layer(redis_url)):
+        for request_id in (71, 72, 73):
+            push_request(redis_client, request_id)
+            assert decode(pop_reply(redis_client))["request_id"] == request_id

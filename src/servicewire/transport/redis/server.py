@@ -369,9 +369,18 @@ class RedisServerTransport(ServerTransport):
     # --- sending --------------------------------------------------------------------------
 
     def send_response_message(
-        self, request_id: int, meta: dict[str, Any], body: dict[str, Any]
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        receive_follows: bool = False,
     ) -> None:
         """Push the response to the request's reply queue, in the request's framing.
+
+        With ``receive_follows``, a small response is written together with the next
+        receive's blocking pop (one system call, and one read by Redis, instead of two),
+        when that pop goes to the same Redis (one host, and the thread that receives).
 
         Raises ``InvalidMessageError`` if the meta names no reply queue, ``MessageTooLarge``
         or ``InvalidField`` if the response cannot be sent (the server then sends an error
@@ -399,8 +408,8 @@ class RedisServerTransport(ServerTransport):
         key = queue_key(reply_to)
         backend = self.backend
         link = self._link(backend.reply_host(key))
-        link.push(key, frames, expiry, request_id=request_id)
         if backend.host_count > 1 or self._settle_each_send:
+            link.push(key, frames, expiry, request_id=request_id)
             # The next pop may be on another host, or never come: read the acknowledgement.
             link.settle()
             refused, link.refused = link.refused, []
@@ -409,6 +418,8 @@ class RedisServerTransport(ServerTransport):
                     raise link.refusal(push)
                 codec.count_queue_full_retry()
                 link.push_now(push)
+        else:
+            link.push(key, frames, expiry, request_id=request_id, hold=receive_follows)
 
     def complete_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
         """Under at-least-once delivery, remove the finished request from this server's

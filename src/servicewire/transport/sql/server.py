@@ -178,7 +178,12 @@ class SqlServerTransport(ServerTransport):
     # --- answering ------------------------------------------------------------------------
 
     def send_response_message(
-        self, request_id: int, meta: dict[str, Any], body: dict[str, Any]
+        self,
+        request_id: int,
+        meta: dict[str, Any],
+        body: dict[str, Any],
+        *,
+        receive_follows: bool = False,
     ) -> None:
         """Write the reply (for a request being handled: when it is completed, in one go
         with its acknowledgement). Raises ``MessageTooLarge`` over
