@@ -118,15 +118,10 @@ class Serving:
         self.error_level: int = logging.getLevelName(settings.request_log_error_level)
         # If even the higher of the two levels is off, no request log line can be emitted.
         self._highest_level = max(self.success_level, self.error_level)
-        # Whether nothing after a response can take long (no auxiliary actions, no
-        # post-request actions of the service's own): the response may then wait for the
-        # serving loop's next receive, to go out with it.
-        self._quick_after_response = (
-            auxiliary is None and not runner.post_request_actions_overridden
-        )
         # While serve() runs without a worker pool (each response is then followed by the
-        # loop's next receive): the transport's send_response_message, if it takes
-        # receive_follows.
+        # loop's next receive) and nothing after a response can take long (no auxiliary
+        # actions, no post-request actions of the service's own): the transport's
+        # send_response_message, if it takes receive_follows.
         self._send_before_receive: Callable[..., None] | None = None
 
     @property
@@ -145,7 +140,11 @@ class Serving:
         try:
             if self.settings.workers > 1:
                 self.worker_pool = WorkerPool(self, self.settings.workers)
-            elif self.transport is not None:
+            elif (
+                self.transport is not None
+                and self.auxiliary is None
+                and not self.runner.post_request_actions_overridden
+            ):
                 self._send_before_receive = response_sender(self.transport)
             while not self.runner.shutting_down:
                 try:
@@ -224,15 +223,16 @@ class Serving:
                 self.metrics.timer(MetricName.SERVER_JOB_PROCESS, time.perf_counter() - processing)
             message = None
             if request.expects_reply:
-                # Held only if the loop's next receive comes at once (not a shutdown).
-                held = (
-                    self._quick_after_response
-                    and not logging_requests
-                    and observed is None
-                    and not metrics_enabled
-                    and not runner.shutting_down
-                )
-                response, message = self._send_response(request, response, held)
+                send_before_receive = self._send_before_receive
+                if (
+                    logging_requests
+                    or observed is not None
+                    or metrics_enabled
+                    or runner.shutting_down
+                ):
+                    # Something runs after the response, or no receive follows: send it now.
+                    send_before_receive = None
+                response, message = self._send_response(request, response, send_before_receive)
             if logging_requests:
                 self._log_response(request, response, message)
             if observed is not None:
@@ -311,15 +311,18 @@ class Serving:
         )
 
     def _send_response(
-        self, request: ReceivedRequest, response: JobResponse, held: bool = False
+        self,
+        request: ReceivedRequest,
+        response: JobResponse,
+        send_before_receive: Callable[..., None] | None = None,
     ) -> tuple[JobResponse, dict[str, Any]]:
         """Send the response (or, if the transport refuses it, a job error in its place);
-        return what was sent. ``held``: it may go out with the next receive."""
+        return what was sent. With ``send_before_receive``, the transport is told that the
+        next receive follows at once."""
         assert self.transport is not None
         message = self.response_message(response, request.client_version)
         try:
-            send_before_receive = self._send_before_receive
-            if held and send_before_receive is not None:
+            if send_before_receive is not None:
                 send_before_receive(request.request_id, request.meta, message, receive_follows=True)
             elif self.metrics.enabled:
                 sending = time.perf_counter()
