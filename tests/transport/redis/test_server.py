@@ -624,6 +624,23 @@ def test_a_held_response_refused_for_a_full_queue_is_retried_by_the_receive_then
     transport.close()
 
 
+def test_a_held_response_lost_with_its_connection_is_logged_and_the_receive_goes_on(
+    redis_url: str, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    from servicewire.transport.redis import RedisServerTransport
+
+    transport = RedisServerTransport("echo", **layer(redis_url, receive_timeout_in_seconds=5))
+    transport.send_response_message(6, {"reply_to": REPLY_TO}, {"n": 6}, receive_follows=True)
+    # The server's connection dies before the receive that would have written the response.
+    redis_client.client_kill_filter(_type="normal", skipme=True)
+    push_request(redis_client, 82)
+    with caplog.at_level(logging.WARNING, logger="servicewire.transport.redis"):
+        request_id, _, _ = transport.receive_request_message()
+    assert request_id == 82
+    assert "1 push(es) may not have been delivered" in caplog.text
+    transport.close()
+
+
 class WaitingAfterEachRequest(EchoServer):
     """Post-request actions that wait until the test has the response."""
 
