@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import redis
+
 from servicewire import Client, Server
 
 SERVER_TRANSPORT = "servicewire.transport.redis:RedisServerTransport"
@@ -40,3 +42,10 @@ def make_client(service: str, transport_kwargs: dict[str, Any], **settings: Any)
     """A client calling ``service`` over Redis (``settings``: more of its client settings)."""
     transport = {"path": CLIENT_TRANSPORT, "kwargs": transport_kwargs}
     return Client({service: {"transport": transport, **settings}})
+
+
+def commands_run(client: redis.Redis, name: str) -> int:
+    """How many times Redis has run the command ``name`` (``client|reply`` for a
+    subcommand) since its statistics were last reset."""
+    stats = client.info("commandstats").get(f"cmdstat_{name}")
+    return int(stats["calls"]) if stats else 0

@@ -16,8 +16,7 @@ from servicewire.transport.base import AsyncClientTransport
 from servicewire.transport.redis import AsyncRedisClientTransport, RedisClientTransport
 from tests.support.metrics import RecordingMetrics
 from tests.support.waiting import wait_until
-from tests.transport.redis.support import layer
-from tests.transport.redis.test_server import commands_run
+from tests.transport.redis.support import commands_run, layer
 
 
 def job(action: str = "echo", body: dict[str, Any] | None = None) -> dict[str, Any]:

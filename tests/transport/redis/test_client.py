@@ -40,7 +40,7 @@ from tests.support.metrics import (
 from tests.support.services import RedisServer, running_redis
 from tests.support.waiting import wait_until
 from tests.transport.redis.services import EchoServer
-from tests.transport.redis.support import layer, make_client, serving
+from tests.transport.redis.support import commands_run, layer, make_client, serving
 
 MSGPACK = MsgpackSerializer()
 
@@ -454,3 +454,89 @@ def test_a_call_waiting_at_once_sends_its_request_with_the_wait(
     }
     client.call_action_future("echo", "echo", {"z": 3}).result()
     assert held == [True, True, False]
+
+
+# --- requests sent without acknowledgement --------------------------------------------------
+
+
+def test_calls_after_the_first_send_their_requests_without_acknowledgement(
+    echo_server: Callable[..., Any], redis_url: str, redis_client: redis.Redis
+) -> None:
+    echo_server()
+    client = make_client("echo", layer(redis_url))
+    redis_client.config_resetstat()
+    for number in range(4):
+        assert client.call_action("echo", "echo", {"n": number}).body == {"n": number}
+    # The first acknowledged; the probe of CLIENT REPLY, then a SKIP before each of three.
+    assert commands_run(redis_client, "client|reply") == 4
+
+
+def test_a_full_queue_refuses_a_request_sent_without_acknowledgement_within_the_bound(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    kwargs = layer(redis_url, queue_capacity=1, queue_full_timeout_in_seconds=0.6)
+    client = make_client("echo", kwargs, metrics=RECORDING_METRICS)
+    with serving(EchoServer, layer(redis_url)):
+        client.call_action("echo", "echo", {})
+        client.call_action("echo", "echo", {})
+    redis_client.rpush("pysoa:service.echo", b"waiting")
+    redis_client.config_resetstat()
+    started = time.monotonic()
+    with pytest.raises(MessageSendError, match=r"pysoa:service\.echo .*capacity 1 messages"):
+        client.call_action("echo", "echo", {})
+    assert time.monotonic() - started < 2.5
+    # The refused request went without acknowledgement, and its marker said so at once.
+    assert commands_run(redis_client, "client|reply") == 1
+    assert redis_client.lrange("pysoa:service.echo", 0, -1) == [b"waiting"]
+    assert metrics_of(client.handlers["echo"]).recorded(
+        "counter", MetricName.TRANSPORT_QUEUE_FULL_RETRY
+    ) == [(1, {"service": "echo"})]
+
+
+def test_a_request_refused_unseen_times_out_and_the_next_call_says_why() -> None:
+    with running_redis() as redis_server:
+        admin = redis.Redis.from_url(redis_server.url)
+        client = make_client("echo", layer(redis_server.url))
+        with serving(EchoServer, layer(redis_server.url)):
+            client.call_action("echo", "echo", {})
+            client.call_action("echo", "echo", {})
+            # Out of memory, Redis refuses the push but not the wait for its reply.
+            admin.config_set("maxmemory", 1)
+            try:
+                with pytest.raises(MessageReceiveTimeout):
+                    client.call_action("echo", "echo", {}, timeout=0.5)
+                with pytest.raises(MessageSendError, match="OOM"):
+                    client.call_action("echo", "echo", {}, timeout=0.5)
+            finally:
+                admin.config_set("maxmemory", 0)
+            # At once on a new connection (the refused one still owed the wait's answer).
+            assert client.call_action("echo", "echo", {"again": 1}).body == {"again": 1}
+        admin.close()
+
+
+def test_a_push_refused_on_a_trusted_connection_is_reported_by_the_call_after(
+    echo_server: Callable[..., Any], redis_url: str, redis_client: redis.Redis
+) -> None:
+    client = make_client("echo", layer(redis_url))
+    with serving(EchoServer, layer(redis_url)):
+        client.call_action("echo", "echo", {})
+        client.call_action("echo", "echo", {})
+    redis_client.set("pysoa:service.echo", "not a list")
+    with pytest.raises(MessageReceiveTimeout):
+        client.call_action("echo", "echo", {}, timeout=0.3)
+    with pytest.raises(MessageSendError, match="WRONGTYPE"):
+        client.call_action("echo", "echo", {}, timeout=0.3)
+
+
+def test_a_stale_queue_full_marker_is_skipped(
+    echo_server: Callable[..., Any], redis_url: str, redis_client: redis.Redis
+) -> None:
+    echo_server()
+    client = make_client("echo", layer(redis_url))
+    client.call_action("echo", "echo", {})
+    transport = client.handlers["echo"].transport
+    assert isinstance(transport, RedisClientTransport)
+    reply_queue = transport._receiver().key
+    redis_client.rpush(reply_queue, b"servicewire:queue-full:1", b"servicewire:queue-full")
+    assert client.call_action("echo", "echo", {"n": 1}).body == {"n": 1}
+    assert client.call_action("echo", "echo", {"n": 2}).body == {"n": 2}

@@ -20,11 +20,10 @@ from tests.support.metrics import RECORDING_METRICS, metrics_of
 from tests.support.services import running_redis
 from tests.support.waiting import wait_until
 from tests.transport.redis.services import EchoServer
-from tests.transport.redis.support import layer, serving
+from tests.transport.redis.support import commands_run, layer, serving
 from tests.transport.redis.test_server import (
     REPLY_TO,
     REQUEST_QUEUE,
-    commands_run,
     decode,
     framed,
     job,

@@ -7,21 +7,23 @@ import os
 import signal
 import socket
 import time
+from typing import Any
 
 import pytest
 import redis
 
 from servicewire.errors import ConnectionError as TransportConnectionError
 from servicewire.transport.redis.backend import RedisBackend
-from servicewire.transport.redis.link import QueueLink
+from servicewire.transport.redis.link import QueueLink, is_marker, marker_of
 from servicewire.transport.redis.settings import RedisTransportSettings
 from tests.support.services import running_redis
-from tests.transport.redis.support import layer
+from tests.transport.redis.support import commands_run, layer
 
 
-def link_to(url: str) -> QueueLink:
-    settings = RedisTransportSettings.model_validate(layer(url))
-    return QueueLink(RedisBackend(settings), 0)
+def link_to(url: str, **settings: Any) -> QueueLink:
+    """A link to ``url``, with more transport ``settings``."""
+    validated = RedisTransportSettings.model_validate({**layer(url), **settings})
+    return QueueLink(RedisBackend(validated), 0)
 
 
 def connected_link_to(url: str) -> QueueLink:
@@ -79,8 +81,7 @@ def test_a_large_push_is_never_held(redis_url: str, redis_client: redis.Redis) -
 def test_a_held_push_to_a_full_queue_is_refused_with_the_pop(
     redis_url: str, redis_client: redis.Redis
 ) -> None:
-    settings = RedisTransportSettings.model_validate({**layer(redis_url), "queue_capacity": 1})
-    link = QueueLink(RedisBackend(settings), 0)
+    link = link_to(redis_url, queue_capacity=1)
     redis_client.rpush("full", b"already")
     link.push("full", [b"more"], 60, wake_key="mine", hold=True)
     # The refusal's marker on the sender's own queue wakes the wait at once.
@@ -159,3 +160,156 @@ def test_a_held_push_on_a_dead_connection_is_reported_as_maybe_undelivered() -> 
             link.pop("held", 1.0)
         assert link.connection is None
         assert link.unsent is None
+
+
+# --- pushes without acknowledgement ---------------------------------------------------------
+
+
+def awaited_push(link: QueueLink, request_id: int, key: str = "requests") -> None:
+    """A client's push of a request whose reply is waited for at once."""
+    link.push(
+        key,
+        [b"request %d" % request_id],
+        60,
+        wake_key="mine",
+        request_id=request_id,
+        hold=True,
+        acknowledge=False,
+    )
+
+
+def test_an_awaited_push_goes_unacknowledged_once_redis_accepted_one(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    redis_client.config_resetstat()
+    link = link_to(redis_url)
+    awaited_push(link, 1)
+    # The first push on a connection is acknowledged: nothing is known of it yet.
+    assert len(link.pending) == 1
+    assert link.pop("requests", 1.0) == b"request 1"
+    assert link.trusted
+    for request_id in (2, 3):
+        awaited_push(link, request_id)
+        assert link.pending == []
+        assert link.unacknowledged is not None
+        assert link.unacknowledged.request_id == request_id
+        assert link.pop("requests", 1.0) == b"request %d" % request_id
+        link.replied(request_id)
+        assert link.unacknowledged is None
+    # CLIENT REPLY ON asked once for the connection, then SKIP before each of the two.
+    assert commands_run(redis_client, "client|reply") == 3
+    assert link.refused == []
+    link.close()
+
+
+def test_a_push_that_may_go_unacknowledged_is_acknowledged_while_others_are_pending(
+    redis_url: str,
+) -> None:
+    link = link_to(redis_url)
+    awaited_push(link, 1)
+    link.settle()
+    link.push("other", [b"unsettled"], 60)
+    awaited_push(link, 2)
+    assert [push.request_id for push in link.pending] == [None, 2]
+    assert link.unacknowledged is None
+    link.settle()
+    link.close()
+
+
+def test_a_full_queue_refuses_an_unacknowledged_push_with_its_own_marker(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    link = link_to(redis_url, queue_capacity=1)
+    awaited_push(link, 1, key="full")
+    link.settle()
+    assert link.trusted
+    awaited_push(link, 2, key="full")
+    assert link.unacknowledged is not None
+    marker = link.pop("mine", 5.0)
+    assert marker == marker_of(2) == b"servicewire:queue-full:2"
+    assert is_marker(marker)
+    assert link.refused == []
+    link.take_marker(marker)
+    assert [(push.request_id, push.queue_was_full) for push in link.refused] == [(2, True)]
+    assert link.unacknowledged is None
+    # Retries after a refusal are acknowledged again.
+    assert not link.trusted
+    assert redis_client.lrange("full", 0, -1) == [b"request 1"]
+    link.close()
+
+
+def test_the_marker_of_another_push_refuses_nothing(redis_url: str) -> None:
+    link = link_to(redis_url)
+    awaited_push(link, 1)
+    link.settle()
+    awaited_push(link, 2)
+    link.take_marker(marker_of(1))
+    link.take_marker(marker_of(None))
+    assert link.refused == []
+    assert link.unacknowledged is not None
+    assert link.pop("requests", 1.0) == b"request 1"
+    assert link.pop("requests", 1.0) == b"request 2"
+    link.close()
+
+
+def test_after_a_distrust_the_next_push_is_acknowledged(redis_url: str) -> None:
+    link = link_to(redis_url)
+    awaited_push(link, 1)
+    link.settle()
+    link.distrust()
+    awaited_push(link, 2)
+    assert [push.request_id for push in link.pending] == [2]
+    assert link.pop("requests", 1.0) == b"request 1"
+    assert link.trusted
+    link.close()
+
+
+def test_a_new_connection_starts_untrusted(redis_url: str) -> None:
+    link = link_to(redis_url)
+    awaited_push(link, 1)
+    link.settle()
+    assert link.trusted
+    link.close()
+    assert not link.trusted
+    assert link.replies_skippable is None
+    awaited_push(link, 2)
+    assert [push.request_id for push in link.pending] == [2]
+    link.settle()
+    link.close()
+
+
+def test_redis_refusing_client_reply_leaves_every_push_acknowledged() -> None:
+    with running_redis() as server:
+        admin = redis.Redis.from_url(server.url)
+        admin.acl_setuser(
+            "limited",
+            enabled=True,
+            nopass=True,
+            keys=["*"],
+            channels=["*"],
+            commands=["+@all", "-client"],
+        )
+        limited_url = server.url.replace("redis://", "redis://limited@")
+        link = link_to(limited_url)
+        for request_id in (1, 2, 3):
+            awaited_push(link, request_id)
+            assert [push.request_id for push in link.pending] == [request_id]
+            assert link.pop("requests", 1.0) == b"request %d" % request_id
+            assert link.refused == []
+        assert link.replies_skippable is False
+        link.close()
+        admin.close()
+
+
+def test_an_unacknowledged_push_on_a_dead_connection_is_reported_as_maybe_undelivered() -> None:
+    with running_redis() as server:
+        link = link_to(server.url)
+        awaited_push(link, 1)
+        link.settle()
+        awaited_push(link, 2)
+        assert link.unacknowledged is not None
+        server.stop()
+        with pytest.raises(TransportConnectionError, match="1 push"):
+            link.pop("requests", 1.0)
+        assert link.unacknowledged is None
+        assert not link.trusted

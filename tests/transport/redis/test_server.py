@@ -26,7 +26,7 @@ from servicewire.transport.redis.protocol import (
 from tests.support.metrics import RECORDING_METRICS, metrics_of
 from tests.support.services import RedisServer
 from tests.transport.redis.services import EchoServer
-from tests.transport.redis.support import layer, serving
+from tests.transport.redis.support import commands_run, layer, serving
 
 REQUEST_QUEUE = "pysoa:service.echo"
 REPLY_TO = "service.echo.test!000000000001"
@@ -252,11 +252,6 @@ BAD_REPLY_QUEUES = {
     "a name outside the transport's queues": "elsewhere.echo!000000000001",
     "not a string": 404,
 }
-
-
-def commands_run(client: redis.Redis, name: str) -> int:
-    stats = client.info("commandstats").get(f"cmdstat_{name}")
-    return int(stats["calls"]) if stats else 0
 
 
 @pytest.mark.parametrize("case", sorted(BAD_REPLY_QUEUES))

@@ -128,7 +128,9 @@ class RedisClientTransport(ClientTransport):
         and the message's own expiry, then raises ``MessageSendError`` (possibly from the
         next receive: when the request queue and the reply queue share a host, the push is
         acknowledged with the wait for the reply, saving a round trip). With
-        ``receive_follows``, a small request is written together with that wait.
+        ``receive_follows``, a small request is written together with that wait, and on a
+        trusted connection without an acknowledgement (see
+        :mod:`servicewire.transport.redis.link`).
         """
         receiver = self._receiver()
         codec = self.codec
@@ -147,6 +149,7 @@ class RedisClientTransport(ClientTransport):
                     max_wait=max_wait,
                     request_id=request_id,
                     hold=receive_follows,
+                    acknowledge=not receive_follows,
                 )
             else:
                 link.push(self.codec.request_queue, frames, expiry, max_wait=max_wait)
@@ -189,33 +192,39 @@ class RedisClientTransport(ClientTransport):
         link = receiver.link(receiver.host)
         early = receiver.early
         while True:
-            if not early:
+            if not early and not link.refused:
                 remaining = deadline - time.monotonic()
                 if remaining > 0:
                     # Every reply already there, in one round trip: a parallel call's replies
                     # are read in batches instead of one wait each.
                     count = min(receiver.outstanding, _MOST_ITEMS_PER_POP)
                     early.extend(self._pop(link, receiver.key, remaining, count, True))
-                if link.refused:
-                    try:
-                        self._retry_refused(link)
-                    except MessageSendError:
-                        receiver.outstanding -= 1
-                        raise
-                    continue
+            if link.refused:
+                try:
+                    self._retry_refused(link)
+                except MessageSendError:
+                    receiver.outstanding -= 1
+                    raise
+                continue
             if not early:
+                # A request sent without acknowledgement may have been refused unseen: the
+                # next one is acknowledged, and says so if Redis refuses it too.
+                link.distrust()
                 self.codec.count("receive.error.timeout")
                 raise MessageReceiveTimeout(
                     f"No reply from service {self.service_name!r} within {timeout:.3f} s"
                 )
             data = early.popleft()
             if is_marker(data):
+                link.take_marker(data)
                 continue
             message = self._read_reply(receiver, link, data, deadline)
             if message is not None:
-                if message.request_id in receiver.expected:
-                    receiver.expected.discard(message.request_id)
+                request_id = message.request_id
+                if request_id in receiver.expected:
+                    receiver.expected.discard(request_id)
                     receiver.outstanding -= 1
+                    link.replied(request_id)
                 return message
 
     def _pop(

@@ -4,8 +4,18 @@ Sending a message and waiting for the next one are what a transport does on ever
 they cost as few round trips as possible: a push writes its script call and returns without
 waiting for Redis's acknowledgement, which is read together with the answer to the next
 blocking pop (one write and one wait per call instead of two of each). Acknowledgements are
-always read, in order, before the pop's answer, so that a refused push is never missed: the
+read, in order, before the pop's answer, so that a refused push is never missed: the
 caller finds it in :attr:`QueueLink.refused` and retries it (a full queue) or reports it.
+
+A client's request whose reply is waited for at once may even go without an
+acknowledgement (``CLIENT REPLY SKIP``), sparing Redis a write and the client a wake-up per
+call: a full queue still answers at once, with a marker naming the request on the
+client's reply queue, and most other refusals (a demoted master, a busy or loading Redis)
+refuse the wait as well. What only the push would be refused for (Redis out of memory, a
+key of the wrong type) shows as the call timing out; so a push goes unacknowledged only on
+a connection where Redis accepts ``CLIENT REPLY`` and has accepted an acknowledged push
+since the connection was made or the last call timed out, and the push after a timeout is
+acknowledged again, which reports the refusal itself.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from servicewire.transport.redis.backend import (
 )
 from servicewire.transport.redis.held_socket import HeldSocket
 
-__all__ = ["PendingPush", "QueueLink"]
+__all__ = ["PendingPush", "QueueLink", "is_marker", "marker_of"]
 
 # A link may hold this many unacknowledged pushes; one more makes it read them first.
 _MAXIMUM_PENDING = 64
@@ -44,6 +54,11 @@ _CHECK_IDLE_AFTER = 1.0
 # A push held back to share a write with the next command is at most this large (a larger
 # one gains nothing from sharing and would be copied to be joined).
 _MOST_HELD_BYTES = 16 * 1024
+# Written before a push to go unacknowledged: Redis drops the answer to the next command.
+_SKIP_NEXT_REPLY = hiredis.pack_command(cast(Any, ("CLIENT", "REPLY", "SKIP")))
+# Asked once per connection before the first such push: whether Redis (or a proxy, or the
+# user's ACL) accepts CLIENT REPLY at all.
+_REPLIES_ON = hiredis.pack_command(cast(Any, ("CLIENT", "REPLY", "ON")))
 
 _links: weakref.WeakSet[QueueLink] = weakref.WeakSet()
 
@@ -56,6 +71,7 @@ def _forget_connections_after_fork() -> None:
         link.unsent = None
         link.pending.clear()
         link.refused.clear()
+        link.forget_connection_state()
 
 
 os.register_at_fork(after_in_child=_forget_connections_after_fork)
@@ -96,6 +112,9 @@ class QueueLink:
         "last_answer",
         "pending",
         "refused",
+        "replies_skippable",
+        "trusted",
+        "unacknowledged",
         "unsent",
     )
 
@@ -110,7 +129,17 @@ class QueueLink:
         self.unsent: bytes | None = None
         self.refused: list[PendingPush] = []
         self.last_answer = 0.0
+        # The state of the connection for pushes without acknowledgement (see push).
+        self.replies_skippable: bool | None = None
+        self.trusted = False
+        self.unacknowledged: PendingPush | None = None
         _links.add(self)
+
+    def forget_connection_state(self) -> None:
+        """Forget what the link learnt of its connection (a new one starts untrusted)."""
+        self.replies_skippable = None
+        self.trusted = False
+        self.unacknowledged = None
 
     @property
     def where(self) -> str:
@@ -121,6 +150,7 @@ class QueueLink:
         if connection is None:
             connection = self.connection = self.backend.connection(self.host)
             self.held = HeldSocket.of(connection)
+            self.forget_connection_state()
         elif not self.pending and time.monotonic() - self.last_answer > _CHECK_IDLE_AFTER:
             # Readable while nothing is expected: the server closed it (a restart, say).
             held = self.held
@@ -135,6 +165,7 @@ class QueueLink:
                 connection.disconnect()
                 cast(Any, connection).connect()
                 self.held = HeldSocket.of(connection)
+                self.forget_connection_state()
         return connection
 
     def _read(self, limit: float | None = None) -> Any:
@@ -189,15 +220,24 @@ class QueueLink:
         max_wait: float | None = None,
         request_id: int | None = None,
         hold: bool = False,
+        acknowledge: bool = True,
     ) -> None:
         """Write an atomic push of ``frames`` onto ``key``; its acknowledgement is read by
         the next :meth:`pop` or :meth:`settle`.
 
         ``wake_key``, the sender's own reply queue on this host, receives a marker if the
-        queue is full, so that the sender's next pop returns at once. With ``hold``, a
-        small push is kept back and written together with the next command on this link
-        (the wait for its reply, as a rule): one system call and one read by Redis instead
-        of two. Only a caller that sends that next command at once may hold a push.
+        queue is full (:func:`marker_of` ``request_id``), so that the sender's next pop
+        returns at once. With ``hold``, a small push is kept back and written together with
+        the next command on this link (the wait for its reply, as a rule): one system call
+        and one read by Redis instead of two. Only a caller that sends that next command at
+        once may hold a push.
+
+        With ``acknowledge=False`` as well (and a ``wake_key`` and ``request_id``), the push
+        goes without an acknowledgement when the connection is trusted (see the module's
+        documentation): it is kept as :attr:`unacknowledged` until its reply is read, and a
+        marker of it popped from ``wake_key`` (:meth:`take_marker`) moves it to
+        :attr:`refused`. A caller that waits in vain for its reply calls
+        :meth:`distrust`.
         """
         if len(self.pending) >= _MAXIMUM_PENDING:
             self.settle()
@@ -208,19 +248,65 @@ class QueueLink:
             )  # fmt: skip
         else:
             command = (
-                "EVAL", PUSH_SCRIPT, 2, key, wake_key, expiry, capacity, QUEUE_FULL_MARKER,
+                "EVAL", PUSH_SCRIPT, 2, key, wake_key, expiry, capacity, marker_of(request_id),
                 *frames,
             )  # fmt: skip
+        push = PendingPush(key, frames, expiry, max_wait, wake_key, request_id)
         if hold and self.unsent is None and sum(map(len, frames)) <= _MOST_HELD_BYTES:
             try:
                 # Now, while nothing is pending: a connection idle for long is checked.
                 self._ready_connection()
+                skip = not acknowledge and self._may_skip_acknowledgement(push)
             except CONNECTION_ERRORS as error:
                 raise self._lost(error, f"push to {key}") from None
+            if skip:
+                self.unsent = _SKIP_NEXT_REPLY + hiredis.pack_command(cast(Any, command))
+                self.unacknowledged = push
+                return
             self.unsent = hiredis.pack_command(cast(Any, command))
         else:
             self._send(command, f"push to {key}")
-        self.pending.append(PendingPush(key, frames, expiry, max_wait, wake_key, request_id))
+        self.pending.append(push)
+
+    def _may_skip_acknowledgement(self, push: PendingPush) -> bool:
+        """Whether ``push`` may go unacknowledged now (asking Redis, the first time on this
+        connection, whether it accepts ``CLIENT REPLY``)."""
+        if not self.trusted or self.pending or push.wake_key is None or push.request_id is None:
+            return False
+        skippable = self.replies_skippable
+        if skippable is None:
+            self._write(cast(SyncConnection, self.connection), _REPLIES_ON)
+            try:
+                skippable = self._read() in (b"OK", "OK")
+            except redis.ResponseError:
+                # An old Redis, a proxy without the command, or an ACL that forbids it.
+                skippable = False
+            self.replies_skippable = skippable
+        return skippable
+
+    def take_marker(self, marker: bytes) -> None:
+        """Note a marker popped from a reply queue: if it is that of the push sent without
+        acknowledgement, that push was refused for a full queue (it joins
+        :attr:`refused`). A marker of any other push is one whose refusal was read."""
+        push = self.unacknowledged
+        if push is not None and marker == marker_of(push.request_id):
+            self.unacknowledged = None
+            self.trusted = False
+            push.error = redis.ResponseError("queue full")
+            self.refused.append(push)
+
+    def replied(self, request_id: int) -> None:
+        """Note that the reply to ``request_id`` arrived (its push, if it went without
+        acknowledgement, was delivered)."""
+        push = self.unacknowledged
+        if push is not None and push.request_id == request_id:
+            self.unacknowledged = None
+
+    def distrust(self) -> None:
+        """Acknowledge the next push again (a reply did not come in time: a push Redis
+        refused without saying so would be the reason, and the next one says why)."""
+        self.trusted = False
+        self.unacknowledged = None
 
     def settle(self) -> None:
         """Read the acknowledgements of the pushes written so far; refused ones go to
@@ -230,17 +316,21 @@ class QueueLink:
         pending = self.pending
         if not pending or connection is None:
             return
+        refused = self.refused
+        already_refused = len(refused)
         try:
             for push in pending:
                 try:
                     self._read()
                 except redis.ResponseError as error:
                     push.error = error
-                    self.refused.append(push)
+                    refused.append(push)
         except CONNECTION_ERRORS as error:
             raise self._lost(error, "read acknowledgements") from None
         finally:
             pending.clear()
+        # Redis accepted every push since the last refusal: later ones may go unacknowledged.
+        self.trusted = len(refused) == already_refused
 
     def push_now(self, refused: PendingPush) -> None:
         """Push again a message refused because its queue was full, waiting for room with
@@ -297,7 +387,8 @@ class QueueLink:
             for push in self.refused:
                 if not push.queue_was_full:
                     self.refused.clear()
-                    connection.disconnect()
+                    # The pop's answer is still to come: the next use takes a new connection.
+                    self._drop()
                     raise self.refusal(push)
         try:
             items = backend.read_pop(connection, self._read, key, timeout, count)
@@ -348,7 +439,7 @@ class QueueLink:
     def _lost(self, error: BaseException, doing: str) -> TransportConnectionError:
         """Drop the connection (the next use takes a fresh one from the pool)."""
         self.unsent = None
-        unknown = len(self.pending)
+        unknown = len(self.pending) + (self.unacknowledged is not None)
         if unknown:
             doing += f"; {unknown} push(es) may not have been delivered"
         self.pending.clear()
@@ -362,6 +453,7 @@ class QueueLink:
         connection, self.connection = self.connection, None
         self.held = None
         self.unsent = None
+        self.forget_connection_state()
         if connection is not None:
             connection.disconnect()
             self.backend.release(self.host, connection)
@@ -371,6 +463,7 @@ class QueueLink:
         connection, self.connection = self.connection, None
         held, self.held = self.held, None
         self.unsent = None
+        self.forget_connection_state()
         if connection is None:
             return
         if self.pending or (held is not None and held.is_stale()):
@@ -382,6 +475,15 @@ class QueueLink:
         self.backend.release(self.host, connection)
 
 
+def marker_of(request_id: int | None) -> bytes:
+    """The marker a push of ``request_id`` refused for a full queue leaves on its sender's
+    reply queue."""
+    if request_id is None:
+        return QUEUE_FULL_MARKER
+    return b"%s:%d" % (QUEUE_FULL_MARKER, request_id)
+
+
 def is_marker(data: bytes) -> bool:
-    """Whether a popped item is the marker a refused push left (not a message)."""
-    return data == QUEUE_FULL_MARKER
+    """Whether a popped item is a marker a refused push left (not a message: frames start
+    with a version marker, a content type or a serialized map)."""
+    return data.startswith(QUEUE_FULL_MARKER)
