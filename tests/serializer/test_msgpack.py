@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import sys
+import threading
 from typing import Any
 
 import currint
@@ -15,6 +17,7 @@ from hypothesis import strategies as st
 
 from servicewire import InvalidField, InvalidMessage
 from servicewire.serializer import CurrencyAmount, MsgpackSerializer
+from servicewire.serializer import msgpack as msgpack_module
 
 UTC = datetime.timezone.utc
 serializer = MsgpackSerializer()
@@ -178,3 +181,52 @@ def test_any_bytes_give_a_dict_or_invalid_message(blob: bytes) -> None:
     except InvalidMessage:
         return
     assert isinstance(result, dict)
+
+
+# --- the packer each thread keeps -----------------------------------------------------------
+
+
+def test_a_message_that_failed_to_pack_leaves_nothing_in_the_next() -> None:
+    serializer = MsgpackSerializer()
+    with pytest.raises(InvalidField):
+        serializer.dict_to_blob({"first": [1, 2, object()]})
+    assert serializer.dict_to_blob({"next": 1}) == msgpack.packb({"next": 1}, use_bin_type=True)
+
+
+def test_threads_packing_at_once_each_get_their_own_messages() -> None:
+    serializer = MsgpackSerializer()
+    moment = datetime.datetime(2024, 5, 6, 7, 8, 9)
+    problems: list[str] = []
+
+    def pack_many(number: int) -> None:
+        for index in range(300):
+            # Each datetime calls back into Python mid-message, where threads switch.
+            message = {"thread": number, "index": index, "at": [moment] * 5}
+            try:
+                if serializer.blob_to_dict(serializer.dict_to_blob(message)) != message:
+                    problems.append(f"thread {number}, message {index}: another message")
+            except InvalidMessage as error:
+                problems.append(f"thread {number}, message {index}: {error}")
+
+    threads = [threading.Thread(target=pack_many, args=(number,)) for number in range(4)]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert problems == []
+
+
+def test_a_large_message_does_not_leave_its_buffer_behind() -> None:
+    serializer = MsgpackSerializer()
+    serializer.dict_to_blob({"small": 1})
+    kept = msgpack_module._packers.packer
+    serializer.dict_to_blob({"small": 2})
+    assert msgpack_module._packers.packer is kept
+    large = serializer.dict_to_blob({"large": "x" * 1_000_000})
+    assert serializer.blob_to_dict(large) == {"large": "x" * 1_000_000}
+    assert msgpack_module._packers.packer is not kept

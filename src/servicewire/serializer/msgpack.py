@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import struct
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,6 +162,20 @@ def _ext_hook(code: int, data: bytes) -> Any:
     return msgpack.ExtType(code, data)
 
 
+# One packer per thread, kept: msgpack.packb builds a new one, with a buffer of its own, for
+# every message. A packer empties its buffer after each message, and after one it failed to
+# pack; one whose buffer grew for a large message is let go, so as not to keep that memory.
+_packers = threading.local()
+_LARGEST_KEPT_BUFFER = 256 * 1024
+
+
+def _new_packer() -> msgpack.Packer:
+    packer = _packers.packer = msgpack.Packer(
+        use_bin_type=True, unicode_errors="surrogatepass", default=_default
+    )
+    return packer
+
+
 def _packable(value: Any) -> bool:
     try:
         msgpack.packb(value, use_bin_type=True, default=_default)
@@ -177,13 +192,17 @@ class MsgpackSerializer(Serializer):
     def dict_to_blob(self, message_dict: dict[str, Any]) -> bytes:
         require_dict(message_dict)
         try:
-            blob: bytes = msgpack.packb(
-                message_dict, use_bin_type=True, unicode_errors="surrogatepass", default=_default
-            )
-            return blob
+            packer = _packers.packer
+        except AttributeError:
+            packer = _new_packer()
+        try:
+            blob: bytes = packer.pack(message_dict)
         except Exception as error:
             path = find_unserializable(message_dict, _packable)
             raise InvalidField(f"Cannot serialize the value at {path}: {error}") from error
+        if len(blob) > _LARGEST_KEPT_BUFFER:
+            _new_packer()
+        return blob
 
     def blob_to_dict(self, blob: bytes) -> dict[str, Any]:
         try:
