@@ -313,3 +313,23 @@ def test_an_unacknowledged_push_on_a_dead_connection_is_reported_as_maybe_undeli
             link.pop("requests", 1.0)
         assert link.unacknowledged is None
         assert not link.trusted
+
+
+def test_a_connection_dying_before_the_probe_is_lost_and_the_next_push_reconnects(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    link = link_to(redis_url)
+    awaited_push(link, 1)
+    assert link.pop("requests", 1.0) == b"request 1"
+    assert link.trusted
+    assert link.replies_skippable is None
+    # Killed while in use (no idle check runs): the probe of CLIENT REPLY meets the dead socket.
+    redis_client.client_kill_filter(_type="normal", skipme=True)
+    with pytest.raises(TransportConnectionError, match="push to requests"):
+        awaited_push(link, 2)
+    assert link.connection is None
+    assert not link.trusted
+    awaited_push(link, 3)
+    assert [push.request_id for push in link.pending] == [3]
+    assert link.pop("requests", 1.0) == b"request 3"
+    link.close()
