@@ -102,7 +102,8 @@ class AsyncRedisBackend(BackendBase):
         self.pools: list[ConnectionPool] = []
         self._sentinel: redis.asyncio.sentinel.Sentinel | None = None
         if self.is_sentinel:
-            self._sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            # Untyped in older redis-py releases, typed in newer ones.
+            self._sentinel = redis.asyncio.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
                 sentinel_hosts(self.layer),
                 sentinel_kwargs=sentinel_kwargs(self.layer, Retry(NoBackoff(), 0)),
                 **kwargs,

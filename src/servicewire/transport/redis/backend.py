@@ -275,7 +275,8 @@ class RedisBackend(BackendBase):
         layer = self.layer
         kwargs = connection_kwargs(layer, Retry(NoBackoff(), 0))
         if self.is_sentinel:
-            sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            # Untyped in older redis-py releases, typed in newer ones.
+            sentinel = redis.sentinel.Sentinel(  # type: ignore[no-untyped-call, unused-ignore]
                 sentinel_hosts(layer),
                 sentinel_kwargs=sentinel_kwargs(layer, Retry(NoBackoff(), 0)),
                 **kwargs,
