@@ -13,6 +13,8 @@ import pytest
 import redis
 
 from servicewire.errors import ConnectionError as TransportConnectionError
+from servicewire.errors import MessageReceiveError
+from servicewire.transport.redis import link as link_module
 from servicewire.transport.redis.backend import RedisBackend
 from servicewire.transport.redis.link import QueueLink, is_marker, marker_of
 from servicewire.transport.redis.settings import RedisTransportSettings
@@ -332,4 +334,132 @@ def test_a_connection_dying_before_the_probe_is_lost_and_the_next_push_reconnect
     awaited_push(link, 3)
     assert [push.request_id for push in link.pending] == [3]
     assert link.pop("requests", 1.0) == b"request 3"
+    link.close()
+
+
+# --- a server's responses without acknowledgement ------------------------------------------
+
+
+def answering_push(link: QueueLink, request_id: int, key: str = "replies") -> None:
+    """A server's push of a response written with its next wait (no wake key of its own)."""
+    link.push(
+        key, [b"response %d" % request_id], 60, request_id=request_id, hold=True, acknowledge=False
+    )
+
+
+def trusted_link_to(url: str, **settings: Any) -> QueueLink:
+    """A link whose first response Redis accepted, acknowledged."""
+    link = link_to(url, **settings)
+    answering_push(link, 1, key="first")
+    assert link.pending != []
+    assert link.pop("requests", 0.05) is None
+    assert link.trusted
+    return link
+
+
+def answering_into_a_full_queue(url: str, redis_client: redis.Redis) -> QueueLink:
+    """A trusted link that has just sent response 2, unacknowledged, to a full queue."""
+    redis_client.rpush("full", b"waiting")
+    link = trusted_link_to(url, queue_capacity=1)
+    answering_push(link, 2, key="full")
+    return link
+
+
+def test_a_response_goes_unacknowledged_and_the_next_pop_shows_it_queued(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    link = trusted_link_to(redis_url)
+    redis_client.config_resetstat()
+    answering_push(link, 2)
+    assert link.pending == []
+    assert link.unacknowledged is not None
+    assert link.unacknowledged.wake_key == link.notice_key
+    redis_client.rpush("requests", b"next")
+    assert link.pop("requests", 1.0) == b"next"
+    # The pop watched the notice key first and found nothing there: the push was queued.
+    assert link.unacknowledged is None
+    assert redis_client.lrange("replies", 0, -1) == [b"response 2"]
+    # The probe of CLIENT REPLY, then one SKIP.
+    assert commands_run(redis_client, "client|reply") == 2
+    link.close()
+
+
+def test_a_full_queue_refuses_a_response_by_a_notice_that_ends_the_next_pop(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    link = answering_into_a_full_queue(redis_url, redis_client)
+    notice_key = link.notice_key
+    assert notice_key is not None
+    assert notice_key.startswith("pysoa:servicewire.notices.")
+    # Nothing would come on the request queue within the wait: the notice ends it.
+    assert link.pop_up_to("requests", 30.0, 1) == []
+    assert [(push.request_id, push.queue_was_full) for push in link.refused] == [(2, True)]
+    assert link.unacknowledged is None
+    assert not link.trusted
+    assert redis_client.exists(notice_key) == 0
+    assert redis_client.lrange("full", 0, -1) == [b"waiting"]
+    link.close()
+
+
+def test_a_response_held_for_a_wait_that_never_comes_is_acknowledged_when_written(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    link = answering_into_a_full_queue(redis_url, redis_client)
+    assert link.unacknowledged is not None
+    # Written by a settle (as a server's close does): no pop would see a notice.
+    link.settle()
+    assert [(push.request_id, push.queue_was_full) for push in link.refused] == [(2, True)]
+    assert link.unacknowledged is None
+    assert redis_client.keys("pysoa:servicewire.notices.*") == []
+    link.close()
+
+
+def test_trust_runs_out_so_pushes_are_acknowledged_that_often(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(link_module, "_TRUST_LASTS", 0.0)
+    link = link_to(redis_url)
+    for request_id in (1, 2, 3):
+        answering_push(link, request_id)
+        assert [push.request_id for push in link.pending] == [request_id]
+        assert link.pop("requests", 0.05) is None
+    assert link.replies_skippable is None
+    link.close()
+
+
+def test_a_refusal_unseen_is_reported_with_the_next_acknowledged_push() -> None:
+    with running_redis() as server:
+        admin = redis.Redis.from_url(server.url)
+        link = trusted_link_to(server.url)
+        # Out of memory, Redis refuses pushes but not waits.
+        admin.config_set("maxmemory", 1)
+        try:
+            answering_push(link, 2)
+            assert link.unacknowledged is not None
+            assert link.pop("requests", 0.05) is None
+            assert link.refused == []
+            # When trust has run out, the next push is acknowledged and says why.
+            link.trusted_until = 0.0
+            answering_push(link, 3)
+            assert link.pop("requests", 0.05) is None
+            [refused] = link.refused
+            error = str(link.refusal(refused))
+        finally:
+            admin.config_set("maxmemory", 0)
+        assert "OOM" in error
+        assert "1 push(es) sent before it without acknowledgement" in error
+        assert admin.llen("replies") == 0
+        link.close()
+        admin.close()
+
+
+def test_a_wait_refused_after_an_unacknowledged_push_says_it_may_be_undelivered(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    link = trusted_link_to(redis_url)
+    answering_push(link, 2)
+    redis_client.set("requests", "not a list")
+    with pytest.raises(MessageReceiveError, match=r"WRONGTYPE.*1 push"):
+        link.pop("requests", 1.0)
+    assert link.connection is None
     link.close()

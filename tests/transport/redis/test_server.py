@@ -592,30 +592,44 @@ def test_a_receiving_thread_of_a_server_with_workers_never_holds_a_response(
     transport.close()
 
 
-def test_a_held_response_refused_for_a_full_queue_is_retried_by_the_receive_then_logged(
-    redis_url: str, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
-) -> None:
-    from servicewire.errors import MessageReceiveTimeout
+def answering_into_a_full_queue(
+    redis_url: str, redis_client: redis.Redis, stuck: str, *, receive_timeout: float
+) -> Any:
+    """A server transport whose reply queue ``stuck`` is already full."""
     from servicewire.transport.redis import RedisServerTransport
 
-    stuck = "service.echo.stuck!000000000003"
     redis_client.rpush("pysoa:" + stuck, b"old")
-    transport = RedisServerTransport(
+    return RedisServerTransport(
         "echo",
         **layer(
             redis_url,
             queue_capacity=1,
             queue_full_timeout_in_seconds=0.2,
-            receive_timeout_in_seconds=0.1,
+            receive_timeout_in_seconds=receive_timeout,
         ),
     )
+
+
+def assert_refused_for_a_full_queue(
+    redis_client: redis.Redis, caplog: pytest.LogCaptureFixture, stuck: str, *, request_id: int
+) -> None:
+    assert f"Could not deliver the response to request {request_id}" in caplog.text
+    assert "capacity 1" in caplog.text
+    assert redis_client.lrange("pysoa:" + stuck, 0, -1) == [b"old"]
+
+
+def test_a_held_response_refused_for_a_full_queue_is_retried_by_the_receive_then_logged(
+    redis_url: str, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    from servicewire.errors import MessageReceiveTimeout
+
+    stuck = "service.echo.stuck!000000000003"
+    transport = answering_into_a_full_queue(redis_url, redis_client, stuck, receive_timeout=0.1)
     transport.send_response_message(5, {"reply_to": stuck}, {"n": 5}, receive_follows=True)
     with caplog.at_level(logging.ERROR, logger="servicewire.transport.redis"):
         with pytest.raises(MessageReceiveTimeout):
             transport.receive_request_message()
-    assert "Could not deliver the response to request 5" in caplog.text
-    assert "capacity 1" in caplog.text
-    assert redis_client.lrange("pysoa:" + stuck, 0, -1) == [b"old"]
+    assert_refused_for_a_full_queue(redis_client, caplog, stuck, request_id=5)
     transport.close()
 
 
@@ -634,6 +648,49 @@ def test_a_held_response_lost_with_its_connection_is_logged_and_the_receive_goes
     assert request_id == 82
     assert "1 push(es) may not have been delivered" in caplog.text
     transport.close()
+
+
+def test_a_response_refused_unacknowledged_is_told_by_a_notice_and_the_receive_waits_on(
+    redis_url: str, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    stuck = "service.echo.stuck!000000000007"
+    transport = answering_into_a_full_queue(redis_url, redis_client, stuck, receive_timeout=5)
+    # The first response is acknowledged (with the next receive): Redis accepts pushes.
+    transport.send_response_message(1, {"reply_to": REPLY_TO}, {"n": 1}, receive_follows=True)
+    push_request(redis_client, 91)
+    assert transport.receive_request_message()[0] == 91
+    assert decode(pop_reply(redis_client))["request_id"] == 1
+    redis_client.config_resetstat()
+    transport.send_response_message(5, {"reply_to": stuck}, {"n": 5}, receive_follows=True)
+    push_request(redis_client, 92)
+    with caplog.at_level(logging.ERROR, logger="servicewire.transport.redis"):
+        # The notice ends the wait first; the refused response is retried, then logged, and
+        # the same receive goes on to the request.
+        assert transport.receive_request_message()[0] == 92
+    # The response went without acknowledgement: the probe of CLIENT REPLY, then a SKIP.
+    assert commands_run(redis_client, "client|reply") == 2
+    assert_refused_for_a_full_queue(redis_client, caplog, stuck, request_id=5)
+    assert redis_client.keys("pysoa:servicewire.notices.*") == []
+    transport.close()
+
+
+def test_a_serving_loop_sends_responses_without_acknowledgement_and_retries_a_refused_one(
+    redis_url: str, redis_client: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    stuck = "service.echo.stuck!000000000008"
+    redis_client.rpush("pysoa:" + stuck, b"old-1")
+    # Without metrics, as responses go with the next wait only then.
+    with serving(EchoServer, layer(redis_url, queue_capacity=1, queue_full_timeout_in_seconds=0.3)):
+        redis_client.config_resetstat()
+        for request_id in (41, 42):
+            push_request(redis_client, request_id)
+            assert decode(pop_reply(redis_client))["request_id"] == request_id
+        undelivered_then_served(redis_client, caplog, stuck)
+        # 41 acknowledged; the probe, then SKIP before 42 and 51; 52, after a refusal,
+        # acknowledged.
+        assert commands_run(redis_client, "client|reply") == 3
+    assert "capacity 1" in caplog.text
+    assert redis_client.lrange("pysoa:" + stuck, 0, -1) == [b"old-1"]
 
 
 class WaitingAfterEachRequest(EchoServer):

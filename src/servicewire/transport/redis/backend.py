@@ -232,12 +232,17 @@ class BackendBase:
         """The host of a reply queue (consistent hash)."""
         return reply_host_index(key, self.host_count) if self.host_count > 1 else 0
 
-    def pop_command(self, key: str, timeout: float, count: int = 1) -> tuple[object, ...]:
+    def pop_command(
+        self, key: str, timeout: float, count: int = 1, first: str | None = None
+    ) -> tuple[object, ...]:
         """The command that pops up to ``count`` items of ``key``, waiting up to ``timeout``
-        seconds for the first (one item only from a Redis older than 7.0)."""
+        seconds for the first (one item only from a Redis older than 7.0); with ``first``,
+        of that key instead while it has any."""
+        keys = (key,) if first is None else (first, key)
         if count > 1 and self.several_per_pop:
-            return ("BLMPOP", b"%.3f" % max(timeout, 0.001), 1, key, "LEFT", "COUNT", count)
-        return ("BLPOP", key, blpop_timeout(timeout, self.whole_second_timeouts))
+            wait = b"%.3f" % max(timeout, 0.001)
+            return ("BLMPOP", wait, len(keys), *keys, "LEFT", "COUNT", count)
+        return ("BLPOP", *keys, blpop_timeout(timeout, self.whole_second_timeouts))
 
     def falls_back(self, error: redis.ResponseError) -> bool:
         """Whether Redis refused a pop for being older than the command (the next
@@ -340,9 +345,11 @@ class RedisBackend(BackendBase):
         key: str,
         timeout: float,
         count: int = 1,
-    ) -> list[bytes]:
-        """Read, with ``read(limit)``, the answer to ``pop_command(key, timeout, count)``
-        sent on ``connection``: the popped items, none when the timeout passed.
+        first: str | None = None,
+    ) -> Any:
+        """Read, with ``read(limit)``, the answer to ``pop_command(key, timeout, count,
+        first)`` sent on ``connection``: the key popped and the items
+        (:func:`popped_items`), or ``None`` when the timeout passed.
 
         Waits at most a little longer than ``timeout`` for Redis to answer; a server that
         stays silent raises ``redis.TimeoutError`` (and the connection is closed).
@@ -360,9 +367,9 @@ class RedisBackend(BackendBase):
             except redis.ResponseError as error:
                 if not self.falls_back(error):
                     raise
-                connection.send_command(*self.pop_command(key, timeout, count))
+                connection.send_command(*self.pop_command(key, timeout, count, first))
                 continue
-            return popped_items(response)
+            return response
 
 
 def is_queue_full(error: redis.ResponseError) -> bool:

@@ -7,15 +7,18 @@ blocking pop (one write and one wait per call instead of two of each). Acknowled
 read, in order, before the pop's answer, so that a refused push is never missed: the
 caller finds it in :attr:`QueueLink.refused` and retries it (a full queue) or reports it.
 
-A client's request whose reply is waited for at once may even go without an
-acknowledgement (``CLIENT REPLY SKIP``), sparing Redis a write and the client a wake-up per
-call: a full queue still answers at once, with a marker naming the request on the
-client's reply queue, and most other refusals (a demoted master, a busy or loading Redis)
-refuse the wait as well. What only the push would be refused for (Redis out of memory, a
-key of the wrong type) shows as the call timing out; so a push goes unacknowledged only on
-a connection where Redis accepts ``CLIENT REPLY`` and has accepted an acknowledged push
-since the connection was made or the last call timed out, and the push after a timeout is
-acknowledged again, which reports the refusal itself.
+A push written together with the wait that follows it (a client's request whose reply it
+waits for, a server's response before its next receive) may even go without an
+acknowledgement (``CLIENT REPLY SKIP``), sparing Redis a write and the sender a wake-up per
+call. A full queue still answers at once: the push script leaves a marker naming the
+request on the sender's wake key (a client's own reply queue; for a server, a notice key of
+the connection's own, which the next pop watches before the request queue), and the pop
+returns it. Most other refusals (a demoted master, a busy or loading Redis) refuse the wait
+as well. What only the push would be refused for (Redis out of memory, a key of the wrong
+type) goes unseen, so a push goes unacknowledged only on a trusted connection: one where
+Redis accepts ``CLIENT REPLY`` and accepted an acknowledged push less than a second ago
+(since the connection was made, and since a client's last call timed out). At least one
+push a second is acknowledged, and reports such a refusal itself.
 """
 
 from __future__ import annotations
@@ -40,10 +43,12 @@ from servicewire.transport.redis.backend import (
     RedisBackend,
     SyncConnection,
     is_queue_full,
+    popped_items,
     queue_full_error,
     retry_pauses,
 )
 from servicewire.transport.redis.held_socket import HeldSocket
+from servicewire.transport.redis.protocol import QUEUE_NAME_PREFIX
 
 __all__ = ["PendingPush", "QueueLink", "is_marker", "marker_of"]
 
@@ -59,6 +64,9 @@ _SKIP_NEXT_REPLY = hiredis.pack_command(cast(Any, ("CLIENT", "REPLY", "SKIP")))
 # Asked once per connection before the first such push: whether Redis (or a proxy, or the
 # user's ACL) accepts CLIENT REPLY at all.
 _REPLIES_ON = hiredis.pack_command(cast(Any, ("CLIENT", "REPLY", "ON")))
+# How long an accepted acknowledged push lets later ones go without acknowledgement: the
+# longest a refusal that nothing else reports (Redis out of memory) goes unseen.
+_TRUST_LASTS = 1.0
 
 _links: weakref.WeakSet[QueueLink] = weakref.WeakSet()
 
@@ -110,11 +118,13 @@ class QueueLink:
         "held",
         "host",
         "last_answer",
+        "notice_key",
         "pending",
         "refused",
         "replies_skippable",
-        "trusted",
+        "trusted_until",
         "unacknowledged",
+        "unconfirmed",
         "unsent",
     )
 
@@ -131,15 +141,28 @@ class QueueLink:
         self.last_answer = 0.0
         # The state of the connection for pushes without acknowledgement (see push).
         self.replies_skippable: bool | None = None
-        self.trusted = False
+        self.trusted_until = 0.0
         self.unacknowledged: PendingPush | None = None
+        # Pushes sent without acknowledgement that no reply has shown delivered.
+        self.unconfirmed = 0
+        # Where the script leaves the marker of an unacknowledged push that has no wake key
+        # of its sender's (a server's response): made with the connection, never shared.
+        self.notice_key: str | None = None
         _links.add(self)
 
     def forget_connection_state(self) -> None:
         """Forget what the link learnt of its connection (a new one starts untrusted)."""
         self.replies_skippable = None
-        self.trusted = False
+        self.trusted_until = 0.0
         self.unacknowledged = None
+        self.unconfirmed = 0
+        self.notice_key = None
+
+    @property
+    def trusted(self) -> bool:
+        """Whether a push may go without acknowledgement now (see the module's
+        documentation)."""
+        return time.monotonic() < self.trusted_until
 
     @property
     def where(self) -> str:
@@ -205,6 +228,16 @@ class QueueLink:
         if unsent is None:
             return
         self.unsent = None
+        push = self.unacknowledged
+        if push is not None and unsent.startswith(_SKIP_NEXT_REPLY):
+            # Written without the wait it was held for, nothing would watch for its marker:
+            # it goes acknowledged after all.
+            self.unacknowledged = None
+            self.unconfirmed -= 1
+            if push.wake_key == self.notice_key:
+                push.wake_key = None
+            unsent = hiredis.pack_command(self._push_command(push))
+            self.pending.append(push)
         try:
             self._write(self._ready_connection(), unsent)
         except CONNECTION_ERRORS as error:
@@ -232,25 +265,16 @@ class QueueLink:
         and one read by Redis instead of two. Only a caller that sends that next command at
         once may hold a push.
 
-        With ``acknowledge=False`` as well (and a ``wake_key`` and ``request_id``), the push
-        goes without an acknowledgement when the connection is trusted (see the module's
-        documentation): it is kept as :attr:`unacknowledged` until its reply is read, and a
-        marker of it popped from ``wake_key`` (:meth:`take_marker`) moves it to
-        :attr:`refused`. A caller that waits in vain for its reply calls
-        :meth:`distrust`.
+        With ``acknowledge=False`` as well (and a ``request_id``), the push goes without an
+        acknowledgement when the connection is trusted (see the module's documentation): it
+        is kept as :attr:`unacknowledged`, and a marker of it popped from its wake key
+        (:meth:`take_marker`) moves it to :attr:`refused`. Without a ``wake_key`` the
+        marker goes to the link's :attr:`notice_key`, which the next pop watches and reads
+        itself. A client calls :meth:`replied` when the reply comes, and :meth:`distrust`
+        when it waits in vain.
         """
         if len(self.pending) >= _MAXIMUM_PENDING:
             self.settle()
-        capacity = self.backend.capacity
-        if wake_key is None:
-            command: tuple[object, ...] = (
-                "EVAL", PUSH_SCRIPT, 1, key, expiry, capacity, b"", *frames,
-            )  # fmt: skip
-        else:
-            command = (
-                "EVAL", PUSH_SCRIPT, 2, key, wake_key, expiry, capacity, marker_of(request_id),
-                *frames,
-            )  # fmt: skip
         push = PendingPush(key, frames, expiry, max_wait, wake_key, request_id)
         if hold and self.unsent is None and sum(map(len, frames)) <= _MOST_HELD_BYTES:
             try:
@@ -260,18 +284,37 @@ class QueueLink:
             except CONNECTION_ERRORS as error:
                 raise self._lost(error, f"push to {key}") from None
             if skip:
-                self.unsent = _SKIP_NEXT_REPLY + hiredis.pack_command(cast(Any, command))
+                if wake_key is None:
+                    push.wake_key = self.notice_key or self._new_notice_key()
+                self.unsent = _SKIP_NEXT_REPLY + hiredis.pack_command(self._push_command(push))
                 self.unacknowledged = push
+                self.unconfirmed += 1
                 return
-            self.unsent = hiredis.pack_command(cast(Any, command))
+            self.unsent = hiredis.pack_command(self._push_command(push))
         else:
-            self._send(command, f"push to {key}")
+            self._send(self._push_command(push), f"push to {key}")
         self.pending.append(push)
+
+    def _push_command(self, push: PendingPush) -> Any:
+        """The script call that makes ``push``."""
+        capacity = self.backend.capacity
+        if push.wake_key is None:
+            return (
+                "EVAL", PUSH_SCRIPT, 1, push.key, push.expiry, capacity, b"", *push.frames,
+            )  # fmt: skip
+        return (
+            "EVAL", PUSH_SCRIPT, 2, push.key, push.wake_key, push.expiry, capacity,
+            marker_of(push.request_id), *push.frames,
+        )  # fmt: skip
+
+    def _new_notice_key(self) -> str:
+        self.notice_key = f"{QUEUE_NAME_PREFIX}servicewire.notices.{os.urandom(12).hex()}"
+        return self.notice_key
 
     def _may_skip_acknowledgement(self, push: PendingPush) -> bool:
         """Whether ``push`` may go unacknowledged now (asking Redis, the first time on this
         connection, whether it accepts ``CLIENT REPLY``)."""
-        if not self.trusted or self.pending or push.wake_key is None or push.request_id is None:
+        if self.pending or push.request_id is None or time.monotonic() >= self.trusted_until:
             return False
         skippable = self.replies_skippable
         if skippable is None:
@@ -291,7 +334,8 @@ class QueueLink:
         push = self.unacknowledged
         if push is not None and marker == marker_of(push.request_id):
             self.unacknowledged = None
-            self.trusted = False
+            self.unconfirmed -= 1
+            self.trusted_until = 0.0
             push.error = redis.ResponseError("queue full")
             self.refused.append(push)
 
@@ -301,11 +345,12 @@ class QueueLink:
         push = self.unacknowledged
         if push is not None and push.request_id == request_id:
             self.unacknowledged = None
+            self.unconfirmed -= 1
 
     def distrust(self) -> None:
         """Acknowledge the next push again (a reply did not come in time: a push Redis
         refused without saying so would be the reason, and the next one says why)."""
-        self.trusted = False
+        self.trusted_until = 0.0
         self.unacknowledged = None
 
     def settle(self) -> None:
@@ -329,8 +374,12 @@ class QueueLink:
             raise self._lost(error, "read acknowledgements") from None
         finally:
             pending.clear()
-        # Redis accepted every push since the last refusal: later ones may go unacknowledged.
-        self.trusted = len(refused) == already_refused
+        if len(refused) == already_refused:
+            # Redis accepts pushes: the next ones may go unacknowledged for a while.
+            self.trusted_until = time.monotonic() + _TRUST_LASTS
+            self.unconfirmed = 0
+        else:
+            self.trusted_until = 0.0
 
     def push_now(self, refused: PendingPush) -> None:
         """Push again a message refused because its queue was full, waiting for room with
@@ -357,9 +406,14 @@ class QueueLink:
 
     def refusal(self, push: PendingPush) -> MessageSendError:
         """The error for a push Redis refused for a reason other than a full queue."""
-        return MessageSendError(
-            f"Redis at {self.where} refused the push to {push.key}: {push.error}"
-        )
+        text = f"Redis at {self.where} refused the push to {push.key}: {push.error}"
+        if self.unconfirmed > 0:
+            # Refused for a reason an unacknowledged push would not have been told of.
+            text += (
+                f" ({self.unconfirmed} push(es) sent before it without acknowledgement, "
+                "and not shown delivered, may have been refused too)"
+            )
+        return MessageSendError(text)
 
     def pop(self, key: str, timeout: float, *, abort_on_refusal: bool = False) -> bytes | None:
         """Pop the next item of ``key``, waiting up to ``timeout`` seconds (``None`` if none
@@ -381,7 +435,13 @@ class QueueLink:
         the wait.
         """
         backend = self.backend
-        connection = self._send(backend.pop_command(key, timeout, count), f"wait on {key}")
+        # A push sent without acknowledgement whose marker would not come on ``key``: the
+        # pop watches where it would come, first.
+        unacknowledged = self.unacknowledged
+        notices = None
+        if unacknowledged is not None and unacknowledged.wake_key != key:
+            notices = unacknowledged.wake_key
+        connection = self._send(backend.pop_command(key, timeout, count, notices), f"wait on {key}")
         self.settle()
         if abort_on_refusal:
             for push in self.refused:
@@ -391,18 +451,27 @@ class QueueLink:
                     self._drop()
                     raise self.refusal(push)
         try:
-            items = backend.read_pop(connection, self._read, key, timeout, count)
+            answer = backend.read_pop(connection, self._read, key, timeout, count, notices)
         except CONNECTION_ERRORS as error:
             raise self._lost(error, f"wait on {key}") from None
         except redis.ResponseError as error:
             # Refused: a key of another type, or a blocked wait released because a Sentinel
             # master was demoted. The next use reconnects, to whatever is master then.
+            undelivered = self._maybe_undelivered()
             self._drop()
             raise MessageReceiveError(
-                f"Redis at {self.where} refused to wait on {key}: {error}"
+                f"Redis at {self.where} refused to wait on {key}: {error}{undelivered}"
             ) from None
         self.last_answer = time.monotonic()
-        return items
+        if notices is not None:
+            # Redis ran the push before the pop: refused for a full queue, its marker would be
+            # what the pop found first.
+            if answer is not None and answer[0] == notices.encode():
+                for marker in popped_items(answer):
+                    self.take_marker(marker)
+                return []
+            self.unacknowledged = None
+        return popped_items(answer)
 
     def move(self, source: str, destination: str, timeout: float) -> bytes | None:
         """Move the first item of ``source`` to the end of ``destination`` and return it,
@@ -439,14 +508,17 @@ class QueueLink:
     def _lost(self, error: BaseException, doing: str) -> TransportConnectionError:
         """Drop the connection (the next use takes a fresh one from the pool)."""
         self.unsent = None
-        unknown = len(self.pending) + (self.unacknowledged is not None)
-        if unknown:
-            doing += f"; {unknown} push(es) may not have been delivered"
+        doing += self._maybe_undelivered()
         self.pending.clear()
         self._drop()
         return TransportConnectionError(
             f"Lost the connection to Redis at {self.where} ({doing}): {error}"
         )
+
+    def _maybe_undelivered(self) -> str:
+        """What to add to the report of a failure about the pushes whose fate it hides."""
+        unknown = len(self.pending) + (self.unacknowledged is not None)
+        return f"; {unknown} push(es) may not have been delivered" if unknown else ""
 
     def _drop(self) -> None:
         """Close the connection; the next use takes a fresh one from the pool."""

@@ -140,11 +140,16 @@ class RedisServerTransport(ServerTransport):
             except (TransportConnectionError, MessageReceiveError) as error:
                 self._receive_failed(host, error, deadline)
                 continue
-            if link.refused:
+            refused = link.refused
+            if refused:
                 self._retry_refused(link)
             if self._outage_started is not None:
                 self._reconnected(host)
             if data is None:
+                if refused:
+                    # The wait ended with the notice of a refused response, not for want of
+                    # a request: wait on.
+                    continue
                 raise MessageReceiveTimeout(f"No request for service {self.service_name!r}")
             if self._at_least_once:
                 message = self._read_delivered_request(host, link, data)
@@ -380,7 +385,9 @@ class RedisServerTransport(ServerTransport):
 
         With ``receive_follows``, a small response is written together with the next
         receive's blocking pop (one system call, and one read by Redis, instead of two),
-        when that pop goes to the same Redis (one host, and the thread that receives).
+        when that pop goes to the same Redis (one host, and the thread that receives); and,
+        on a trusted connection, without an acknowledgement, a full reply queue then being
+        told by a notice the pop watches (see :mod:`servicewire.transport.redis.link`).
 
         Raises ``InvalidMessageError`` if the meta names no reply queue, ``MessageTooLarge``
         or ``InvalidField`` if the response cannot be sent (the server then sends an error
@@ -419,7 +426,16 @@ class RedisServerTransport(ServerTransport):
                 codec.count_queue_full_retry()
                 link.push_now(push)
         else:
-            link.push(key, frames, expiry, request_id=request_id, hold=receive_follows)
+            link.push(
+                key,
+                frames,
+                expiry,
+                request_id=request_id,
+                hold=receive_follows,
+                # A request moved to the processing list is finished by a script sent before
+                # the next wait, which cannot watch a notice key.
+                acknowledge=not receive_follows or self._at_least_once,
+            )
 
     def complete_request_message(self, request_id: int, meta: dict[str, Any]) -> None:
         """Under at-least-once delivery, remove the finished request from this server's
@@ -439,7 +455,7 @@ class RedisServerTransport(ServerTransport):
     def close(self) -> None:
         links: list[QueueLink | None] = getattr(self._local, "links", None) or []
         for link in links:
-            if link is not None and link.pending:
+            if link is not None and (link.pending or link.unsent is not None):
                 try:
                     link.settle()
                 except TransportConnectionError as error:
