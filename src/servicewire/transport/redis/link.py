@@ -314,7 +314,7 @@ class QueueLink:
     def _may_skip_acknowledgement(self, push: PendingPush) -> bool:
         """Whether ``push`` may go unacknowledged now (asking Redis, the first time on this
         connection, whether it accepts ``CLIENT REPLY``)."""
-        if self.pending or push.request_id is None or time.monotonic() >= self.trusted_until:
+        if self.pending or push.request_id is None or not self.trusted:
             return False
         skippable = self.replies_skippable
         if skippable is None:
